@@ -1,0 +1,406 @@
+//! Node configuration: command-line flags, a TOML file (`--config`) and `LEDGER_*` environment
+//! variables, resolved into one validated [`Config`].
+//!
+//! Precedence: a flag or its environment variable, then the TOML file, then the built-in
+//! default. [`Settings`] is the raw, unvalidated input (one struct for both clap and TOML, so
+//! the two can never name a setting differently); [`Config`] is what the node runs with and
+//! has no `Default`: every value in it went through [`Config::resolve`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default data directory.
+pub const DATA_DIR_DEFAULT: &str = "./ledger-data";
+/// Default listen address.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:7878";
+
+const CHECKPOINT_INTERVAL_MS_DEFAULT: u64 = 1_000;
+const QUEUE_REQUESTS_MAX_DEFAULT: usize = 1_024;
+const GROUP_EVENTS_MAX_DEFAULT: usize = 1_024;
+const BODY_BYTES_MAX_DEFAULT: usize = 8 * 1024 * 1024;
+const EVENTS_PER_REQUEST_MAX_DEFAULT: usize = 256;
+const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
+const PAGE_SIZE_DEFAULT_DEFAULT: usize = 100;
+const PAGE_SIZE_MAX_DEFAULT: usize = 1_000;
+const TRAIL_SCAN_EVENTS_MAX_DEFAULT: usize = 10_000;
+
+/// Raw settings as given by flags, environment variables or the TOML file. Every field is
+/// optional: an absent one falls back to the next source.
+#[derive(Clone, Debug, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Data directory (sled store and node key).
+    #[arg(long = "data", env = "LEDGER_DATA", value_name = "DIR")]
+    #[serde(rename = "data")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "LEDGER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Origin line of the node's checkpoints [default: outcome-ledger/<first 8 hex of key id>].
+    #[arg(long, env = "LEDGER_ORIGIN")]
+    pub origin: Option<String>,
+    /// Least time between two signed checkpoints, in milliseconds [default: 1000].
+    #[arg(long, env = "LEDGER_CHECKPOINT_INTERVAL_MS", value_name = "MS")]
+    pub checkpoint_interval_ms: Option<u64>,
+    /// Append requests that may wait for the writer before callers are held back [default: 1024].
+    #[arg(long, env = "LEDGER_QUEUE_REQUESTS_MAX", value_name = "N")]
+    pub queue_requests_max: Option<usize>,
+    /// Most events in one commit group (one flush) [default: 1024].
+    #[arg(long, env = "LEDGER_GROUP_EVENTS_MAX", value_name = "N")]
+    pub group_events_max: Option<usize>,
+    /// Largest HTTP request body, in bytes [default: 8388608].
+    #[arg(long, env = "LEDGER_BODY_BYTES_MAX", value_name = "BYTES")]
+    pub body_bytes_max: Option<usize>,
+    /// Most events in one POST /v1/events [default: 256].
+    #[arg(long, env = "LEDGER_EVENTS_PER_REQUEST_MAX", value_name = "N")]
+    pub events_per_request_max: Option<usize>,
+    /// Largest envelope, in bytes of its JSON [default: 1048576].
+    #[arg(long, env = "LEDGER_PAYLOAD_BYTES_MAX", value_name = "BYTES")]
+    pub payload_bytes_max: Option<usize>,
+    /// Page size when a request names none [default: 100].
+    #[arg(long, env = "LEDGER_PAGE_SIZE_DEFAULT", value_name = "N")]
+    pub page_size_default: Option<usize>,
+    /// Largest page a request may ask for [default: 1000].
+    #[arg(long, env = "LEDGER_PAGE_SIZE_MAX", value_name = "N")]
+    pub page_size_max: Option<usize>,
+    /// Most log entries one trail page examines before it returns a cursor [default: 10000].
+    #[arg(long, env = "LEDGER_TRAIL_SCAN_EVENTS_MAX", value_name = "N")]
+    pub trail_scan_events_max: Option<usize>,
+}
+
+impl Settings {
+    /// Reads settings from a TOML file.
+    ///
+    /// # Errors
+    /// [`ConfigError::File`] if the file cannot be read or is not valid TOML of these settings.
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// These settings, with each absent one taken from `fallback`.
+    pub fn or(self, fallback: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(fallback.data_dir),
+            listen: self.listen.or(fallback.listen),
+            origin: self.origin.or(fallback.origin),
+            checkpoint_interval_ms: self
+                .checkpoint_interval_ms
+                .or(fallback.checkpoint_interval_ms),
+            queue_requests_max: self.queue_requests_max.or(fallback.queue_requests_max),
+            group_events_max: self.group_events_max.or(fallback.group_events_max),
+            body_bytes_max: self.body_bytes_max.or(fallback.body_bytes_max),
+            events_per_request_max: self
+                .events_per_request_max
+                .or(fallback.events_per_request_max),
+            payload_bytes_max: self.payload_bytes_max.or(fallback.payload_bytes_max),
+            page_size_default: self.page_size_default.or(fallback.page_size_default),
+            page_size_max: self.page_size_max.or(fallback.page_size_max),
+            trail_scan_events_max: self
+                .trail_scan_events_max
+                .or(fallback.trail_scan_events_max),
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read or parsed.
+    #[error("config file {}: {detail}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A setting out of its range.
+    #[error("setting {name} = {value} is invalid: {rule}")]
+    Invalid {
+        /// The setting's name (as in the TOML file).
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        rule: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::File { .. } => "config-file",
+            Self::Invalid { .. } => "config-invalid",
+        }
+    }
+}
+
+/// Limits on requests, all enforced before any work is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    body_bytes_max: usize,
+    events_per_request_max: usize,
+    payload_bytes_max: usize,
+    page_size_default: usize,
+    page_size_max: usize,
+    trail_scan_events_max: usize,
+}
+
+impl Limits {
+    /// Largest HTTP request body, in bytes.
+    pub fn body_bytes_max(&self) -> usize {
+        self.body_bytes_max
+    }
+    /// Most events in one append request.
+    pub fn events_per_request_max(&self) -> usize {
+        self.events_per_request_max
+    }
+    /// Largest envelope, in bytes of its JSON.
+    pub fn payload_bytes_max(&self) -> usize {
+        self.payload_bytes_max
+    }
+    /// Page size when a request names none.
+    pub fn page_size_default(&self) -> usize {
+        self.page_size_default
+    }
+    /// Largest page a request may ask for.
+    pub fn page_size_max(&self) -> usize {
+        self.page_size_max
+    }
+    /// Most log entries one trail page examines.
+    pub fn trail_scan_events_max(&self) -> usize {
+        self.trail_scan_events_max
+    }
+}
+
+/// Group-commit settings of the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupCommit {
+    queue_requests_max: usize,
+    group_events_max: usize,
+}
+
+impl GroupCommit {
+    /// Bound of the writer's request queue.
+    pub fn queue_requests_max(&self) -> usize {
+        self.queue_requests_max
+    }
+    /// Most events one commit group takes (a single request larger than this is one group).
+    pub fn group_events_max(&self) -> usize {
+        self.group_events_max
+    }
+}
+
+/// The validated configuration of a node.
+#[derive(Clone, Debug)]
+pub struct Config {
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    origin: Option<String>,
+    checkpoint_interval_ms: u64,
+    group_commit: GroupCommit,
+    limits: Limits,
+}
+
+impl Config {
+    /// Resolves settings (already merged from their sources, see [`Settings::or`]) against the
+    /// defaults and validates them.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad setting.
+    pub fn resolve(settings: Settings) -> Result<Self, ConfigError> {
+        let listen = match settings.listen {
+            Some(addr) => addr,
+            None => LISTEN_DEFAULT
+                .parse()
+                .map_err(|_| invalid("listen", LISTEN_DEFAULT, "an address"))?,
+        };
+        let limits = Limits {
+            body_bytes_max: positive(
+                "body_bytes_max",
+                settings.body_bytes_max,
+                BODY_BYTES_MAX_DEFAULT,
+            )?,
+            events_per_request_max: positive(
+                "events_per_request_max",
+                settings.events_per_request_max,
+                EVENTS_PER_REQUEST_MAX_DEFAULT,
+            )?,
+            payload_bytes_max: positive(
+                "payload_bytes_max",
+                settings.payload_bytes_max,
+                PAYLOAD_BYTES_MAX_DEFAULT,
+            )?,
+            page_size_default: positive(
+                "page_size_default",
+                settings.page_size_default,
+                PAGE_SIZE_DEFAULT_DEFAULT,
+            )?,
+            page_size_max: positive(
+                "page_size_max",
+                settings.page_size_max,
+                PAGE_SIZE_MAX_DEFAULT,
+            )?,
+            trail_scan_events_max: positive(
+                "trail_scan_events_max",
+                settings.trail_scan_events_max,
+                TRAIL_SCAN_EVENTS_MAX_DEFAULT,
+            )?,
+        };
+        if limits.page_size_default > limits.page_size_max {
+            return Err(invalid(
+                "page_size_default",
+                limits.page_size_default,
+                "at most page_size_max",
+            ));
+        }
+        let group_commit = GroupCommit {
+            queue_requests_max: positive(
+                "queue_requests_max",
+                settings.queue_requests_max,
+                QUEUE_REQUESTS_MAX_DEFAULT,
+            )?,
+            group_events_max: positive(
+                "group_events_max",
+                settings.group_events_max,
+                GROUP_EVENTS_MAX_DEFAULT,
+            )?,
+        };
+        let checkpoint_interval_ms = settings
+            .checkpoint_interval_ms
+            .unwrap_or(CHECKPOINT_INTERVAL_MS_DEFAULT);
+        if let Some(origin) = &settings.origin {
+            check_origin(origin)?;
+        }
+        Ok(Self {
+            data_dir: settings
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)),
+            listen,
+            origin: settings.origin,
+            checkpoint_interval_ms,
+            group_commit,
+            limits,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+    /// The listen address.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+    /// The configured checkpoint origin, if one was given (else the node derives it from its key).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+    /// Least time between two signed checkpoints, in milliseconds.
+    pub fn checkpoint_interval_ms(&self) -> u64 {
+        self.checkpoint_interval_ms
+    }
+    /// Group-commit settings.
+    pub fn group_commit(&self) -> GroupCommit {
+        self.group_commit
+    }
+    /// Request limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// A checkpoint origin is the first line of a note: non-empty printable text without
+/// newlines or `+` (C2SP signed-note key names must not contain `+` or whitespace).
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let ok = !origin.is_empty()
+        && origin.len() <= 200
+        && origin.chars().all(|c| c.is_ascii_graphic() && c != '+');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "origin",
+            origin,
+            "printable ASCII without spaces or '+', at most 200 bytes",
+        ))
+    }
+}
+
+fn positive(
+    name: &'static str,
+    value: Option<usize>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(invalid(name, 0, "at least 1")),
+        Some(v) => Ok(v),
+    }
+}
+
+fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        rule,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let config = Config::resolve(Settings::default()).unwrap();
+        assert_eq!(config.data_dir(), Path::new("./ledger-data"));
+        assert_eq!(config.listen().to_string(), "127.0.0.1:7878");
+        assert_eq!(config.checkpoint_interval_ms(), 1000);
+        assert_eq!(config.origin(), None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let flags = Settings {
+            page_size_max: Some(50),
+            ..Settings::default()
+        };
+        let file: Settings =
+            toml::from_str("page_size_max = 70\npage_size_default = 20\ndata = \"/d\"").unwrap();
+        let config = Config::resolve(flags.or(file)).unwrap();
+        assert_eq!(config.limits().page_size_max(), 50);
+        assert_eq!(config.limits().page_size_default(), 20);
+        assert_eq!(config.data_dir(), Path::new("/d"));
+    }
+
+    #[test]
+    fn unknown_toml_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Settings>("page_size = 3").is_err());
+        let zero = Settings {
+            group_events_max: Some(0),
+            ..Settings::default()
+        };
+        assert_eq!(Config::resolve(zero).unwrap_err().code(), "config-invalid");
+        let pages = Settings {
+            page_size_default: Some(10),
+            page_size_max: Some(5),
+            ..Settings::default()
+        };
+        assert!(Config::resolve(pages).is_err());
+        let origin = Settings {
+            origin: Some("has space".into()),
+            ..Settings::default()
+        };
+        assert!(Config::resolve(origin).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! `ledger-node`: the outcome ledger's service. It receives signed events, judges them with
+//! `ledger-core`, stores them durably in sled and serves the log, projections, checkpoints and
+//! proofs.
+//!
+//! It is not the domain: every contract rule, signature check and Merkle computation is
+//! `ledger-core`'s. Only `store/` names sled. The entry point of a write is [`append`]; the API
+//! the HTTP layer codes against is [`service::Node`].
+
+pub mod config;
+pub mod service;
