@@ -5,10 +5,14 @@
 //! duplicate member names, and [`check_canonical`] refuses any byte string that is not exactly
 //! the canonical form of the value it holds.
 
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, DecodeErrorKind};
 
 /// Serializes `value` to its canonical RFC 8785 bytes.
 ///
@@ -128,8 +132,125 @@ pub fn check_canonical(bytes: &[u8]) -> Result<Value, DecodeError> {
 /// Parses JSON text, refusing duplicate member names at any depth.
 ///
 /// # Errors
-/// [`DecodeError`] for malformed JSON or a duplicate member name.
+/// [`DecodeError`]: [`DecodeErrorKind::DuplicateKey`] with the JSON pointer of the repeated
+/// member (e.g. `/body/parties/0/name`), or [`DecodeErrorKind::Malformed`] for text that is
+/// not JSON.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, DecodeError> {
-    // TODO(jcs helper): reject duplicate member names with their path.
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::malformed(e.to_string()))
+    let failure = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = StrictSeed { failure: &failure }
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    match (parsed, failure.into_inner()) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(failure)) => Err(failure),
+        (Err(e), None) => Err(DecodeError::malformed(format!("not valid JSON: {e}"))),
+    }
+}
+
+/// Escapes a member name as one JSON pointer reference token (RFC 6901: `~` -> `~0`,
+/// `/` -> `~1`).
+pub fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// Builds a `Value` like serde_json does, but records a duplicate member name in `failure`.
+/// The path of the failure grows one token per level as the error unwinds, so nothing is
+/// allocated for paths while parsing succeeds.
+#[derive(Clone, Copy)]
+struct StrictSeed<'a> {
+    failure: &'a RefCell<Option<DecodeError>>,
+}
+
+impl StrictSeed<'_> {
+    fn locate(&self, token: &str) {
+        let mut failure = self.failure.borrow_mut();
+        if let Some(located) = failure.take() {
+            *failure = Some(located.under(&format!("/{token}")));
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number is not finite"))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            match seq.next_element_seed(self) {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => return Ok(Value::Array(items)),
+                Err(e) => {
+                    self.locate(&items.len().to_string());
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                *self.failure.borrow_mut() = Some(DecodeError::new(
+                    DecodeErrorKind::DuplicateKey,
+                    format!("/{}", escape_pointer(&name)),
+                    format!("member {name:?} appears twice; keep one"),
+                ));
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            match map.next_value_seed(self) {
+                Ok(value) => {
+                    members.insert(name, value);
+                }
+                Err(e) => {
+                    self.locate(&escape_pointer(&name));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Value::Object(members))
+    }
 }
