@@ -1,0 +1,98 @@
+//! [`Event`]: a decoded envelope, its strictly decoded payload and its id.
+
+use proto::dsse::Envelope;
+use proto::{Body, ContractId, DecodeError, DecodeErrorKind, EventId, KeyId, Kind, Payload};
+
+use crate::error::Rejection;
+use crate::limits::ENVELOPE_BYTES_MAX;
+
+/// One event as received: the DSSE envelope, the payload it carries (decoded strictly) and the
+/// event id, SHA-256 of the payload bytes received (never of a re-encoding).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Event {
+    envelope: Envelope,
+    payload: Payload,
+    id: EventId,
+}
+
+impl Event {
+    /// Decodes an envelope as received (its JSON bytes) and the payload inside.
+    ///
+    /// # Errors
+    /// [`Rejection::Decode`]: over [`ENVELOPE_BYTES_MAX`] (`too-large`), or any envelope or
+    /// payload decoding failure; payload errors are located under `/payload`.
+    pub fn decode(envelope_json: &[u8]) -> Result<Self, Rejection> {
+        if envelope_json.len() > ENVELOPE_BYTES_MAX {
+            return Err(Rejection::Decode(DecodeError::new(
+                DecodeErrorKind::TooLarge,
+                "",
+                format!(
+                    "envelope of {} bytes is over the limit of {ENVELOPE_BYTES_MAX}",
+                    envelope_json.len()
+                ),
+            )));
+        }
+        let envelope = Envelope::decode(envelope_json)?;
+        Self::from_envelope(envelope)
+    }
+
+    /// The event an already decoded envelope carries.
+    ///
+    /// # Errors
+    /// [`Rejection::Decode`] if the payload does not decode strictly (located under
+    /// `/payload`).
+    pub fn from_envelope(envelope: Envelope) -> Result<Self, Rejection> {
+        let payload = Payload::decode(envelope.payload()).map_err(|e| e.under("/payload"))?;
+        let id = EventId::of_payload(envelope.payload());
+        Ok(Self {
+            envelope,
+            payload,
+            id,
+        })
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The decoded payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The event id: SHA-256 of the payload bytes.
+    pub fn id(&self) -> &EventId {
+        &self.id
+    }
+
+    /// The contract it belongs to.
+    pub fn contract(&self) -> &ContractId {
+        &self.payload.contract
+    }
+
+    /// Its position in the contract's stream.
+    pub fn seq(&self) -> u64 {
+        self.payload.seq.get()
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        self.payload.kind()
+    }
+
+    /// Its body.
+    pub fn body(&self) -> &Body {
+        &self.payload.body
+    }
+
+    /// The author's key id.
+    pub fn author(&self) -> &KeyId {
+        &self.payload.author
+    }
+
+    /// The Merkle leaf data: the RFC 8785 bytes of the envelope.
+    pub fn leaf(&self) -> Vec<u8> {
+        self.envelope.to_jcs()
+    }
+}
