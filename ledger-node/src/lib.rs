@@ -7,4 +7,6 @@
 //! the HTTP layer codes against is [`service::Node`].
 
 pub mod config;
+pub mod http;
+pub mod metrics;
 pub mod service;

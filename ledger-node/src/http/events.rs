@@ -1,0 +1,371 @@
+//! `POST /v1/events` (append one envelope or an array of them) and `GET /v1/events/{id}`.
+//!
+//! A single envelope (a JSON object) answers `201 Created` with `{id, index, contract, seq}`
+//! and a `Location`, or a problem. An array answers `200 OK` with one result per envelope, in
+//! order, after the Elasticsearch `_bulk` convention: `{"errors": bool, "results": [...]}`,
+//! each result `{"status": 201, "id", "index", "contract", "seq"}` or
+//! `{"status": 4xx|5xx, "problem": {...}}`. Request-level failures (body too large, too many
+//! envelopes, not an object or array) are problems for the whole request.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use proto::dsse::Envelope;
+use proto::{ContractId, EventId, KeyId, Payload};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::problem::{codes, Head, Problem};
+use super::{blocking, AppState};
+use crate::service::{AppendError, Appended, RefusalClass, StoredEvent};
+
+/// One stored event as the API shows it; the envelope is embedded byte for byte as stored.
+#[derive(Serialize)]
+pub struct EventView {
+    id: EventId,
+    index: u64,
+    contract: ContractId,
+    seq: u64,
+    kind: &'static str,
+    author: KeyId,
+    at: proto::Timestamp,
+    envelope: Box<RawValue>,
+}
+
+impl EventView {
+    /// The view of a stored event.
+    ///
+    /// # Errors
+    /// A `500` problem if the stored envelope is not UTF-8 JSON (a corrupt store).
+    pub fn of(event: StoredEvent) -> Result<Self, Problem> {
+        let text = String::from_utf8(event.envelope).map_err(|_| corrupt(event.index))?;
+        let envelope = RawValue::from_string(text).map_err(|_| corrupt(event.index))?;
+        Ok(Self {
+            id: event.id,
+            index: event.index,
+            contract: event.contract,
+            seq: event.seq,
+            kind: event.kind.as_str(),
+            author: event.author,
+            at: event.at,
+            envelope,
+        })
+    }
+
+    /// Views of stored events, in order.
+    ///
+    /// # Errors
+    /// As [`EventView::of`].
+    pub fn all(events: Vec<StoredEvent>) -> Result<Vec<Self>, Problem> {
+        events.into_iter().map(Self::of).collect()
+    }
+}
+
+fn corrupt(index: u64) -> Problem {
+    tracing::error!(index, "stored envelope is not UTF-8 JSON");
+    Problem::internal()
+}
+
+/// `GET /v1/events/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EventView>, Problem> {
+    let id: EventId = id.parse().map_err(|e: proto::DecodeError| {
+        Problem::new(StatusCode::BAD_REQUEST, codes::BAD_PATH, format!("{e}"))
+    })?;
+    match blocking(&state.node, move |node| node.event(&id)).await?? {
+        Some(event) => Ok(Json(EventView::of(event)?)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            codes::EVENT_NOT_FOUND,
+            format!("no event has id {id}"),
+        )
+        .for_event(id)),
+    }
+}
+
+/// The answer for an accepted event.
+#[derive(Serialize)]
+struct AppendedView {
+    id: EventId,
+    index: u64,
+    contract: ContractId,
+    seq: u64,
+}
+
+impl From<Appended> for AppendedView {
+    fn from(a: Appended) -> Self {
+        Self {
+            id: a.id,
+            index: a.index,
+            contract: a.contract,
+            seq: a.seq,
+        }
+    }
+}
+
+/// One result of a batch.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ItemView {
+    Accepted {
+        status: u16,
+        #[serde(flatten)]
+        appended: AppendedView,
+    },
+    Refused {
+        status: u16,
+        problem: Problem,
+    },
+}
+
+#[derive(Serialize)]
+struct BatchView {
+    errors: bool,
+    results: Vec<ItemView>,
+}
+
+/// What the body holds.
+enum Batch {
+    One(Vec<u8>),
+    Many(Vec<Vec<u8>>),
+}
+
+/// `POST /v1/events`.
+pub async fn post(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let batch = match body.map_err(body_problem).and_then(|b| split(&b, &state)) {
+        Ok(batch) => batch,
+        Err(problem) => {
+            state.metrics.record_refusal(problem.code());
+            return problem.into_response();
+        }
+    };
+    match batch {
+        Batch::One(envelope) => {
+            let mut results = append(&state, vec![envelope]).await;
+            match results.pop() {
+                Some(Ok(appended)) => created(appended),
+                Some(Err(problem)) => problem.into_response(),
+                None => Problem::internal().into_response(),
+            }
+        }
+        Batch::Many(envelopes) => {
+            let results = append(&state, envelopes).await;
+            Json(batch_view(results)).into_response()
+        }
+    }
+}
+
+fn created(appended: Appended) -> Response {
+    let location = format!("/v1/events/{}", appended.id);
+    let mut response = (StatusCode::CREATED, Json(AppendedView::from(appended))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn batch_view(results: Vec<Result<Appended, Problem>>) -> BatchView {
+    let results: Vec<ItemView> = results
+        .into_iter()
+        .enumerate()
+        .map(|(item, result)| match result {
+            Ok(appended) => ItemView::Accepted {
+                status: 201,
+                appended: appended.into(),
+            },
+            Err(problem) => {
+                let problem = problem.for_item(item);
+                ItemView::Refused {
+                    status: problem.status().as_u16(),
+                    problem,
+                }
+            }
+        })
+        .collect();
+    let errors = results
+        .iter()
+        .any(|r| matches!(r, ItemView::Refused { .. }));
+    BatchView { errors, results }
+}
+
+fn body_problem(rejection: BytesRejection) -> Problem {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::BODY_TOO_LARGE,
+            "the request body is over the node's body_bytes_max; send fewer envelopes per request",
+        );
+    }
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        codes::BAD_BODY,
+        rejection.body_text(),
+    )
+}
+
+/// Splits the body into envelopes: one object, or an array of at most
+/// `events_per_request_max` of them, each kept byte for byte.
+fn split(body: &[u8], state: &AppState) -> Result<Batch, Problem> {
+    let trimmed = body.trim_ascii();
+    match trimmed.first() {
+        Some(b'{') => Ok(Batch::One(trimmed.to_vec())),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_slice(trimmed).map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_BODY,
+                    format!("the body is not a JSON array: {e}"),
+                )
+            })?;
+            let max = state.limits.events_per_request_max();
+            if items.is_empty() {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_BODY,
+                    "the array holds no envelope",
+                ));
+            }
+            if items.len() > max {
+                return Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    codes::TOO_MANY_EVENTS,
+                    format!(
+                        "{} envelopes in one request, over the limit of {max}; split the array",
+                        items.len()
+                    ),
+                ));
+            }
+            Ok(Batch::Many(
+                items
+                    .iter()
+                    .map(|raw| raw.get().as_bytes().to_vec())
+                    .collect(),
+            ))
+        }
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_BODY,
+            "the body must be a DSSE envelope (a JSON object) or a JSON array of envelopes",
+        )),
+    }
+}
+
+/// Appends envelopes: those over `payload_bytes_max` are refused here, the others go to the
+/// node in one call; the results come back in request order.
+async fn append(state: &AppState, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appended, Problem>> {
+    let max = state.limits.payload_bytes_max();
+    let mut results: Vec<Option<Result<Appended, Problem>>> = Vec::with_capacity(envelopes.len());
+    let mut sent = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        if envelope.len() > max {
+            state.metrics.record_refusal(codes::ENVELOPE_TOO_LARGE);
+            results.push(Some(Err(envelope_too_large(&envelope, max))));
+        } else {
+            results.push(None);
+            sent.push(envelope);
+        }
+    }
+    let copies = sent.clone();
+    let mut answers = state.node.append(sent).await.into_iter().zip(copies);
+    results
+        .into_iter()
+        .map(|slot| match slot {
+            Some(refused) => refused,
+            None => match answers.next() {
+                Some((Ok(appended), _)) => Ok(appended),
+                Some((Err(error), envelope)) => Err(problem_for(state, &error, &envelope)),
+                None => Err(Problem::internal()),
+            },
+        })
+        .collect()
+}
+
+fn envelope_too_large(envelope: &[u8], max: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::ENVELOPE_TOO_LARGE,
+        format!(
+            "the envelope is {} bytes, over the limit of {max}",
+            envelope.len()
+        ),
+    )
+}
+
+/// The problem for an append error, with the event id and the contract's head when the
+/// envelope can be read.
+fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Problem {
+    let decoded = read_envelope(envelope);
+    let problem = match error {
+        AppendError::Rejected(refusal) => {
+            let status =
+                StatusCode::from_u16(refusal.class().status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let problem = Problem::new(status, refusal.code(), refusal.detail());
+            if refusal.class() == RefusalClass::Conflict {
+                with_head(state, problem, decoded.as_ref())
+            } else {
+                problem
+            }
+        }
+        AppendError::Duplicate { id, index } => {
+            let problem = Problem::new(
+                StatusCode::CONFLICT,
+                codes::DUPLICATE,
+                format!("event {id} is already in the log at index {index}; nothing was stored"),
+            )
+            .with_index(*index);
+            with_head(state, problem, decoded.as_ref())
+        }
+        AppendError::Unavailable(detail) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::UNAVAILABLE,
+            format!("{detail}; retry after the Retry-After delay"),
+        ),
+        AppendError::Internal(detail) => {
+            tracing::error!(%detail, "append failed");
+            Problem::internal()
+        }
+    };
+    match decoded {
+        Some((id, _)) => problem.for_event(id),
+        None => problem,
+    }
+}
+
+fn with_head(
+    state: &AppState,
+    problem: Problem,
+    decoded: Option<&(EventId, ContractId)>,
+) -> Problem {
+    let Some((_, contract)) = decoded else {
+        return problem;
+    };
+    let head = state
+        .node
+        .contracts()
+        .into_iter()
+        .find(|summary| &summary.id == contract)
+        .map_or(
+            Head {
+                next_seq: 0,
+                last: None,
+            },
+            |summary| Head {
+                next_seq: summary.events,
+                last: Some(summary.head),
+            },
+        );
+    problem.with_head(head)
+}
+
+/// The event id and contract of an envelope, if it decodes.
+fn read_envelope(envelope: &[u8]) -> Option<(EventId, ContractId)> {
+    let envelope = Envelope::decode(envelope).ok()?;
+    let id = EventId::of_payload(envelope.payload());
+    let payload = Payload::decode(envelope.payload()).ok()?;
+    Some((id, payload.contract))
+}

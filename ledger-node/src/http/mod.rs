@@ -1,0 +1,202 @@
+//! The HTTP API, versioned under `/v1`: axum handlers over [`Node`], answering JSON and RFC
+//! 9457 problem details. `GET /v1/openapi.json` describes every route.
+//!
+//! This module is the only one that knows HTTP: it maps requests to [`Node`] calls and the
+//! node's typed errors to statuses (see [`problem`]). No rule is decided here; the limits it
+//! enforces (body size, events per request, envelope size, page sizes) are checked before any
+//! work reaches the node.
+
+pub mod checkpoint;
+pub mod contracts;
+pub mod events;
+pub mod log;
+pub mod openapi;
+pub mod problem;
+pub mod proofs;
+pub mod trail;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use crate::service::Node;
+use problem::{codes, Problem};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    node: Node,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+}
+
+/// The `/v1` API, `/healthz` and `/metrics` over `node`, enforcing `limits` and recording
+/// responses in `metrics` (the same [`Metrics`] the node reports to).
+pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
+    let state = AppState {
+        node,
+        limits,
+        metrics: Arc::clone(&metrics),
+    };
+    Router::new()
+        .route("/v1/events", post(events::post))
+        .route("/v1/events/{id}", get(events::get))
+        .route("/v1/log", get(log::get))
+        .route("/v1/contracts", get(contracts::list))
+        .route("/v1/contracts/{id}", get(contracts::get))
+        .route("/v1/contracts/{id}/events", get(contracts::events))
+        .route("/v1/trail", get(trail::get))
+        .route("/v1/checkpoint", get(checkpoint::latest))
+        .route("/v1/checkpoint/{size}", get(checkpoint::at_size))
+        .route("/v1/proof/inclusion", get(proofs::inclusion))
+        .route("/v1/proof/consistency", get(proofs::consistency))
+        .route("/v1/node", get(node_info))
+        .route("/v1/openapi.json", get(openapi::get))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_bytes_max()))
+        .layer(middleware::from_fn_with_state(metrics, record_response))
+        .with_state(state)
+}
+
+/// `GET /v1/node`: the node's identity and log head.
+#[derive(Serialize)]
+struct NodeView {
+    origin: String,
+    verifier_key: String,
+    size: u64,
+    root: String,
+}
+
+async fn node_info(State(state): State<AppState>) -> Json<NodeView> {
+    let info = state.node.info();
+    Json(NodeView {
+        origin: info.origin,
+        verifier_key: info.verifier_key,
+        size: info.log_size,
+        root: hex::encode(info.root),
+    })
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Media type of the OpenMetrics text exposition, which Prometheus scrapes.
+const OPENMETRICS_MEDIA_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    match state.metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(OPENMETRICS_MEDIA_TYPE),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode metrics");
+            Problem::internal().into_response()
+        }
+    }
+}
+
+async fn not_found(uri: Uri) -> Problem {
+    Problem::not_found_route(uri.path())
+}
+
+async fn method_not_allowed(request: Request) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}; the Allow header lists the methods that are",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+async fn record_response(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    metrics.record_response(&method, response.status().as_u16());
+    response
+}
+
+/// A query string parsed into `T`, or a `400` problem naming what is wrong.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Problem::bad_query(format!(
+                "{}; GET /v1/openapi.json lists the parameters of each endpoint",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// Checks a requested page size against the limits: the default when absent, a `400` when
+/// it is 0 or over `page_size_max`.
+///
+/// # Errors
+/// A `400` problem.
+pub fn page_size(limits: &Limits, limit: Option<usize>) -> Result<usize, Problem> {
+    let max = limits.page_size_max();
+    match limit {
+        None => Ok(limits.page_size_default()),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Problem::bad_query(format!(
+            "limit {n} is not between 1 and {max}"
+        ))),
+    }
+}
+
+/// Runs a store read on the blocking pool, so a slow disk read never stalls the runtime.
+///
+/// # Errors
+/// A `500` problem if the task panicked or was cancelled.
+pub async fn blocking<T, F>(node: &Node, read: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce(&Node) -> T + Send + 'static,
+{
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || read(&node))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "store read task failed");
+            Problem::internal()
+        })
+}
