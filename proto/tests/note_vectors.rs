@@ -433,8 +433,13 @@ fn derived_cosigned_checkpoint_verifies_and_is_reproduced() {
     assert_eq!(witness.key_id().to_hex(), text(&case, "cosigner_key_id"));
     let note = text(&case, "note_text");
     let origin = text(&case["expected"]["checkpoint"], "origin");
-    let opened =
-        note::open_checkpoint(note.as_bytes(), origin, &log, &[witness.clone()]).expect("opens");
+    let opened = note::open_checkpoint(
+        note.as_bytes(),
+        origin,
+        &log,
+        std::slice::from_ref(&witness),
+    )
+    .expect("opens");
     check_checkpoint(opened.checkpoint(), &case["expected"]["checkpoint"]);
     let timestamps: Vec<Option<u64>> = opened
         .note()
@@ -471,7 +476,8 @@ fn derived_tampered_cosignature_is_refused_when_the_witness_is_known() {
     let witness = NoteVerifier::parse(text(&case, "cosigner_vkey")).expect("cosigner vkey");
     let note = text(&case, "note_text").as_bytes();
     let origin = "example.com/behind-the-sofa";
-    let err = note::open_checkpoint(note, origin, &log, &[witness.clone()]).expect_err("tampered");
+    let err = note::open_checkpoint(note, origin, &log, std::slice::from_ref(&witness))
+        .expect_err("tampered");
     assert_eq!(
         err,
         NoteError::InvalidSignature {
