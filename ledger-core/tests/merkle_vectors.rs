@@ -344,7 +344,10 @@ fn large_tree_roots() {
 }
 
 fn is_valid_subtree(start: u64, end: u64) -> bool {
-    start <= end && (start == 0 || start == end || start % (end - start).next_power_of_two() == 0)
+    start <= end
+        && (start == 0
+            || start == end
+            || start.checked_rem((end - start).next_power_of_two()) == Some(0))
 }
 
 fn sha256_hex(text: &str) -> String {
