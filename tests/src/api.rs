@@ -148,3 +148,153 @@ impl Api {
         })
     }
 }
+
+/// Prefix of every problem `type` URI.
+pub const PROBLEM_TYPE_BASE: &str = "https://outcome-ledger.dev/problems/";
+
+impl Reply {
+    /// Checks that this reply is an RFC 9457 problem of `status` and `code` (media type,
+    /// `type` URI, `status` member, `title`, `detail`) and returns its JSON.
+    ///
+    /// # Errors
+    /// When any of these differs; the error shows the reply.
+    pub fn problem(&self, status: u16, code: &str) -> Result<serde_json::Value> {
+        let context = || {
+            format!(
+                "expected a {status} {code} problem, got {} {}",
+                self.status,
+                self.text()
+            )
+        };
+        anyhow::ensure!(self.status == status, "{}", context());
+        anyhow::ensure!(
+            self.content_type() == "application/problem+json",
+            "{}: content type {:?}",
+            context(),
+            self.content_type()
+        );
+        let json = self.json()?;
+        check_problem(&json, status, code).with_context(context)?;
+        Ok(json)
+    }
+}
+
+/// Checks a problem document's members (also used for the problems inside batch results).
+///
+/// # Errors
+/// When a member differs.
+pub fn check_problem(json: &serde_json::Value, status: u16, code: &str) -> Result<()> {
+    anyhow::ensure!(
+        json["type"] == format!("{PROBLEM_TYPE_BASE}{code}"),
+        "type {}",
+        json["type"]
+    );
+    anyhow::ensure!(json["code"] == code, "code {}", json["code"]);
+    anyhow::ensure!(json["status"] == status, "status member {}", json["status"]);
+    anyhow::ensure!(
+        json["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "no title"
+    );
+    anyhow::ensure!(
+        json["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "no detail"
+    );
+    Ok(())
+}
+
+/// An event as `/v1/log`, `/v1/events/{id}` and the other reads show it.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct EventRecord {
+    /// The event id.
+    pub id: String,
+    /// Its global index.
+    pub index: u64,
+    /// Its contract.
+    pub contract: String,
+    /// Its seq.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: String,
+    /// The author's key id.
+    pub author: String,
+    /// The author's time.
+    pub at: String,
+    /// The envelope, byte for byte as served.
+    pub envelope: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for EventRecord {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.id,
+            self.index,
+            &self.contract,
+            self.seq,
+            &self.kind,
+            &self.author,
+            &self.at,
+        ) == (
+            &other.id,
+            other.index,
+            &other.contract,
+            other.seq,
+            &other.kind,
+            &other.author,
+            &other.at,
+        ) && self.envelope_bytes() == other.envelope_bytes()
+    }
+}
+
+impl Eq for EventRecord {}
+
+impl EventRecord {
+    /// The envelope's bytes as served.
+    pub fn envelope_bytes(&self) -> &[u8] {
+        self.envelope.get().as_bytes()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    events: Vec<EventRecord>,
+    next: Option<u64>,
+}
+
+impl Api {
+    /// The whole log, page by page (pages of `page` events).
+    ///
+    /// # Errors
+    /// On a transport error or an answer other than 200.
+    pub fn log_all(&self, page: usize) -> Result<Vec<EventRecord>> {
+        let mut all = Vec::new();
+        let mut from = Some(0u64);
+        while let Some(start) = from {
+            let reply = self.get(&format!("/v1/log?from={start}&limit={page}"))?;
+            anyhow::ensure!(
+                reply.status == 200,
+                "GET /v1/log: {} {}",
+                reply.status,
+                reply.text()
+            );
+            let page: Page = serde_json::from_slice(&reply.body).context("reading a log page")?;
+            all.extend(page.events);
+            from = page.next;
+        }
+        Ok(all)
+    }
+
+    /// The latest checkpoint note.
+    ///
+    /// # Errors
+    /// On a transport error or an answer other than 200.
+    pub fn checkpoint_note(&self) -> Result<String> {
+        let reply = self.get("/v1/checkpoint")?;
+        anyhow::ensure!(
+            reply.status == 200,
+            "GET /v1/checkpoint: {} {}",
+            reply.status,
+            reply.text()
+        );
+        Ok(reply.text())
+    }
+}

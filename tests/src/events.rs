@@ -309,7 +309,22 @@ impl Contract {
     /// # Errors
     /// When `outcome` is not a valid outcome id.
     pub fn claim(&self, outcome: &str, quantity: u64, nonce: u64) -> Result<Signed> {
-        let participants = (0..quantity.min(3))
+        self.claim_with(outcome, quantity, quantity.min(3), nonce)
+    }
+
+    /// `claim.submitted` as [`Contract::claim`], naming `participants` pseudonyms (at most
+    /// `quantity` for a valid claim).
+    ///
+    /// # Errors
+    /// When `outcome` is not a valid outcome id.
+    pub fn claim_with(
+        &self,
+        outcome: &str,
+        quantity: u64,
+        participants: u64,
+        nonce: u64,
+    ) -> Result<Signed> {
+        let participants = (0..participants)
             .map(|i| {
                 let digest: [u8; 32] =
                     Sha256::digest(format!("{}/{nonce}/{i}", self.id.as_str())).into();

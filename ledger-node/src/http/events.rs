@@ -305,10 +305,16 @@ fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Proble
             let status =
                 StatusCode::from_u16(refusal.class().status()).unwrap_or(StatusCode::BAD_REQUEST);
             let problem = Problem::new(status, refusal.code(), refusal.detail());
-            if refusal.class() == RefusalClass::Conflict {
-                with_head(state, problem, decoded.as_ref())
-            } else {
-                problem
+            match (refusal.class(), &decoded) {
+                (RefusalClass::Conflict, Some((id, _))) if refusal.code() == codes::DUPLICATE => {
+                    with_head(
+                        state,
+                        with_stored_index(state, problem, id),
+                        decoded.as_ref(),
+                    )
+                }
+                (RefusalClass::Conflict, _) => with_head(state, problem, decoded.as_ref()),
+                _ => problem,
             }
         }
         AppendError::Duplicate { id, index } => {
@@ -333,6 +339,13 @@ fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Proble
     match decoded {
         Some((id, _)) => problem.for_event(id),
         None => problem,
+    }
+}
+
+fn with_stored_index(state: &AppState, problem: Problem, id: &EventId) -> Problem {
+    match state.node.event(id) {
+        Ok(Some(stored)) => problem.with_index(stored.index),
+        Ok(None) | Err(_) => problem,
     }
 }
 
