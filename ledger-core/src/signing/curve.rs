@@ -96,4 +96,38 @@ mod tests {
         }
         assert!(is_torsion_free(&prime_order));
     }
+
+    /// Every `A` and `R` of the CCTV edge-case file (testdata/cctv-ed25519/ed25519vectors.json,
+    /// C2SP/CCTV @ 1e3d2860d46e): low-order, mixed-order and non-canonical encodings.
+    #[test]
+    fn checks_match_dalek_on_every_cctv_point() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/cctv-ed25519/ed25519vectors.json"
+        );
+        let text = std::fs::read_to_string(path).expect("read the CCTV vectors");
+        let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+        let mut decodable = 0;
+        for vector in &vectors {
+            let key = vector["key"].as_str().expect("key");
+            let sig = vector["sig"].as_str().expect("sig");
+            for hex_point in [key, &sig[..64]] {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(hex_point, &mut bytes).expect("hex");
+                let Some(point) = CompressedEdwardsY(bytes).decompress() else {
+                    continue;
+                };
+                decodable += 1;
+                let round_trip = point.compress().to_bytes() == bytes;
+                assert_eq!(is_canonical_encoding(&bytes), round_trip, "{hex_point}");
+                assert_eq!(
+                    is_torsion_free(&point),
+                    point.is_torsion_free(),
+                    "{hex_point}"
+                );
+            }
+        }
+        assert_eq!(vectors.len(), 914);
+        assert!(decodable > 900, "only {decodable} points decoded");
+    }
 }
