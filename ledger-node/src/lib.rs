@@ -6,7 +6,16 @@
 //! `ledger-core`'s. Only `store/` names sled. The entry point of a write is [`append`]; the API
 //! the HTTP layer codes against is [`service::Node`].
 
+pub mod append;
+pub mod checkpoint;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod metrics;
+mod open;
+pub mod rebuild;
+pub mod sequencer;
 pub mod service;
+pub mod store;
+#[cfg(test)]
+mod testkit;

@@ -1,1 +1,152 @@
-fn main() {}
+//! `ledger-node`: serve the outcome ledger over HTTP, or rebuild a store from its log.
+//!
+//! Exit codes: 0 success; 1 the node or the rebuild failed (the message says why); 2 usage.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use ledger_node::config::{Config, Settings};
+use ledger_node::metrics::Metrics;
+use ledger_node::service::Node;
+
+/// The outcome ledger node: a durable sled store of signed events, served over HTTP.
+#[derive(Parser)]
+#[command(name = "ledger-node", version, args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Examples:\n  ledger-node --data ./ledger-data --listen 127.0.0.1:7878\n  \
+                        ledger-node rebuild --data ./ledger-data\n\n\
+                        Every setting can also come from a TOML file (--config) or a LEDGER_* \
+                        environment variable; flags win over both."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: NodeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(NodeArgs),
+    /// Rebuild every index, the tree, projections and checkpoints from the log alone,
+    /// re-verifying every event. Run it with the node stopped.
+    Rebuild(NodeArgs),
+}
+
+#[derive(Args, Clone)]
+struct NodeArgs {
+    /// TOML file of settings (the same names as the flags, with underscores).
+    #[arg(long, env = "LEDGER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl NodeArgs {
+    fn resolve(self) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => Settings::from_toml_file(path)?,
+            None => Settings::default(),
+        };
+        Ok(Config::resolve(self.settings.or(file))?)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        None => runtime.block_on(serve(cli.serve.resolve()?)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args.resolve()?)),
+        Some(Command::Rebuild(args)) => rebuild(&args.resolve()?),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let node = Node::open(&config, metrics.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen())
+        .await
+        .with_context(|| format!("listening on {}", config.listen()))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let router = ledger_node::http::router(node.clone(), config.limits(), metrics);
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{address}").context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+    }
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(stop_signal())
+        .await;
+    // In-flight requests have been answered; finish queued appends, checkpoint, flush.
+    node.shutdown().await;
+    tracing::info!("stopped");
+    served.context("serving HTTP")
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("stop signal received; finishing in-flight requests");
+}
+
+fn rebuild(config: &Config) -> anyhow::Result<()> {
+    let report = ledger_node::rebuild::rebuild(config)?;
+    println!(
+        "rebuilt {} events of {} contracts; root {}; {} old checkpoints kept, a new one signed at size {}",
+        report.events,
+        report.contracts,
+        hex::encode(report.root),
+        report.checkpoints_kept,
+        report.events
+    );
+    Ok(())
+}

@@ -5,24 +5,23 @@
 //! writer and returns only after the group they landed in is flushed to disk. Reads see only
 //! committed, flushed state.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use ledger_core::merkle::{self, LeafIndex, ProveError, TreeSize};
 use proto::{ContractId, EventId, KeyId, Kind, OutcomeId, Role, Timestamp};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::append::{Message, Request};
+use crate::config::{Config, Limits};
+use crate::store::{EventFacts, Store};
 
 /// A 32-byte SHA-256 hash (a Merkle node, root or leaf hash).
 pub type Hash = [u8; 32];
 
-/// The projection of one contract, as `ledger-core` folds it. Serialize it for the API.
-///
-/// (Placeholder until `ledger-core`'s projection lands; the HTTP layer treats it as an opaque
-/// `serde::Serialize` value.)
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ContractState {
-    contract: ContractId,
-}
+pub use ledger_core::ContractState;
 
 /// A running node: the store, the projections, the writer and the node key.
 #[derive(Clone)]
@@ -31,7 +30,47 @@ pub struct Node {
 }
 
 struct Inner {
-    _observer: Arc<dyn Observer>,
+    store: Store,
+    view: Arc<ViewCell>,
+    sender: mpsc::Sender<Message>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    origin: String,
+    verifier_key: String,
+    limits: Limits,
+}
+
+/// What readers see: the state after the last flushed commit group.
+pub(crate) struct View {
+    pub(crate) size: u64,
+    pub(crate) root: Hash,
+    pub(crate) contracts: Arc<BTreeMap<ContractId, Arc<ContractState>>>,
+    pub(crate) latest: Option<SignedCheckpoint>,
+}
+
+/// The published [`View`], swapped whole by the writer after each flush.
+pub(crate) struct ViewCell(RwLock<Arc<View>>);
+
+impl ViewCell {
+    pub(crate) fn new(view: View) -> Self {
+        Self(RwLock::new(Arc::new(view)))
+    }
+
+    pub(crate) fn get(&self) -> Arc<View> {
+        // A writer that panicked mid-swap still left a whole view behind.
+        Arc::clone(
+            &self
+                .0
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    pub(crate) fn set(&self, view: View) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+    }
 }
 
 /// Receives the node's measurements (the HTTP layer's metrics implement it).
@@ -176,8 +215,8 @@ pub enum StoreError {
     /// Stored data is not what the node wrote (a record that does not decode, a gap).
     #[error("store is corrupt: {0}; stop the node and run `ledger-node rebuild`")]
     Corrupt(String),
-    /// The feature is not available yet.
-    #[error("not available yet: {0}")]
+    /// A feature this build does not serve (kept for the HTTP mapping; no longer produced).
+    #[error("not available: {0}")]
     NotYet(&'static str),
 }
 
@@ -325,26 +364,66 @@ pub struct NodeInfo {
     pub root: Hash,
 }
 
-const NOT_YET: &str = "the store is being written";
-
 impl Node {
-    /// Opens the store in `config.data_dir()`, verifies its tail, loads the projections and
+    /// Opens the store in `config.data_dir()` (creating it and the node key on first start),
+    /// verifies its tail, loads the projections (replaying the log past the last snapshot) and
     /// starts the group-commit writer.
     ///
     /// # Errors
-    /// If the store cannot be opened or fails its checks (the message says where and what).
+    /// If the store cannot be opened or fails its checks (the message says where and what), or
+    /// the node key cannot be loaded.
     pub async fn open(config: &Config, observer: Arc<dyn Observer>) -> anyhow::Result<Node> {
-        let _ = (config, observer);
-        anyhow::bail!("{NOT_YET}")
+        crate::open::open(config, observer, |store| store).await
+    }
+
+    pub(crate) fn start(parts: crate::open::Started) -> Node {
+        let crate::open::Started {
+            store,
+            view,
+            sender,
+            writer,
+            origin,
+            verifier_key,
+            limits,
+        } = parts;
+        let inner = Inner {
+            store,
+            view,
+            sender,
+            writer: Mutex::new(Some(writer)),
+            origin,
+            verifier_key,
+            limits,
+        };
+        Node {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Appends envelopes (JSON bytes each), each judged on its own and in order. Returns after
     /// the commit group holding them is flushed to disk: an `Ok` is durable.
     pub async fn append(&self, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appended, AppendError>> {
-        envelopes
-            .iter()
-            .map(|_| Err(AppendError::Unavailable(NOT_YET.into())))
-            .collect()
+        let count = envelopes.len();
+        let unavailable = |why: &str| {
+            (0..count)
+                .map(|_| Err(AppendError::Unavailable(why.to_owned())))
+                .collect()
+        };
+        if count == 0 {
+            return Vec::new();
+        }
+        let (reply, answer) = oneshot::channel();
+        let request = Message::Append(Request { envelopes, reply });
+        if self.inner.sender.send(request).await.is_err() {
+            return unavailable("the node is shutting down");
+        }
+        match answer.await {
+            Ok(answers) if answers.len() == count => answers,
+            Ok(_) => unavailable("the writer answered the wrong number of results"),
+            Err(_) => unavailable(
+                "the writer stopped before answering; the events may or may not be stored",
+            ),
+        }
     }
 
     /// The event with this id.
@@ -352,31 +431,54 @@ impl Node {
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
     pub fn event(&self, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
-        let _ = id;
-        Err(StoreError::NotYet(NOT_YET))
+        let size = self.inner.view.get().size;
+        match self.inner.store.index_of(id, size)? {
+            Some(index) => self.inner.store.event_at(index).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// Up to `limit` events in global order from index `from`.
+    /// Up to `limit` (at most the configured `page_size_max`) events in global order from
+    /// index `from`.
     ///
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
     pub fn log(&self, from: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let _ = (from, limit);
-        Err(StoreError::NotYet(NOT_YET))
+        let size = self.inner.view.get().size;
+        let limit = limit.min(self.inner.limits.page_size_max());
+        let entries = self.inner.store.log_range(from, size, limit)?;
+        entries
+            .into_iter()
+            .map(|(index, envelope)| self.inner.store.stored(index, envelope))
+            .collect()
     }
 
     /// Every contract, by id.
     pub fn contracts(&self) -> Vec<ContractSummary> {
-        Vec::new()
+        let view = self.inner.view.get();
+        view.contracts
+            .values()
+            .map(|state| ContractSummary {
+                id: state.id().clone(),
+                title: state.title().as_str().to_owned(),
+                events: state.events(),
+                head: state.head().id,
+                closed: state.closed().is_some(),
+            })
+            .collect()
     }
 
     /// A contract's projection.
     pub fn contract(&self, id: &ContractId) -> Option<ContractState> {
-        let _ = id;
-        None
+        self.inner
+            .view
+            .get()
+            .contracts
+            .get(id)
+            .map(|state| (**state).clone())
     }
 
-    /// Up to `limit` events of a contract's stream from `from_seq`.
+    /// Up to `limit` (at most `page_size_max`) events of a contract's stream from `from_seq`.
     ///
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
@@ -386,13 +488,18 @@ impl Node {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let _ = (id, from_seq, limit);
-        Err(StoreError::NotYet(NOT_YET))
+        let size = self.inner.view.get().size;
+        let limit = limit.min(self.inner.limits.page_size_max());
+        let indexes = self.inner.store.stream_indexes(id, from_seq, limit, size)?;
+        indexes
+            .into_iter()
+            .map(|index| self.inner.store.event_at(index))
+            .collect()
     }
 
-    /// Up to `limit` events matching `filter` from global index `cursor` (0 if `None`).
-    /// A page also ends after examining the configured `trail_scan_events_max` entries; then
-    /// `next_cursor` says where to resume.
+    /// Up to `limit` (at most `page_size_max`) events matching `filter`, in global order from
+    /// index `cursor` (0 if `None`). A page also ends after examining `trail_scan_events_max`
+    /// log entries; `next_cursor` then says where to resume (`None`: the log is exhausted).
     ///
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
@@ -402,13 +509,41 @@ impl Node {
         cursor: Option<u64>,
         limit: usize,
     ) -> Result<TrailPage, StoreError> {
-        let _ = (filter, cursor, limit);
-        Err(StoreError::NotYet(NOT_YET))
+        let size = self.inner.view.get().size;
+        let limit = limit.min(self.inner.limits.page_size_max());
+        let scan_end = cursor
+            .unwrap_or(0)
+            .saturating_add(self.inner.limits.trail_scan_events_max() as u64)
+            .min(size);
+        let mut events = Vec::new();
+        let mut position = cursor.unwrap_or(0);
+        while position < scan_end && events.len() < limit {
+            let facts = self
+                .inner
+                .store
+                .facts_range(position, scan_end, SCAN_CHUNK_EVENTS)?;
+            let Some((last, _)) = facts.last() else { break };
+            position = last.saturating_add(1);
+            for (index, facts) in facts {
+                if events.len() == limit {
+                    position = index;
+                    break;
+                }
+                if filter.matches(&facts) {
+                    events.push(self.inner.store.event_at(index)?);
+                }
+            }
+        }
+        let next_cursor = (position < size).then_some(position);
+        Ok(TrailPage {
+            events,
+            next_cursor,
+        })
     }
 
     /// The latest signed checkpoint, if the log has one.
     pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
-        None
+        self.inner.view.get().latest.clone()
     }
 
     /// The checkpoint signed at tree size `size`, if one was.
@@ -416,8 +551,19 @@ impl Node {
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<SignedCheckpoint>, StoreError> {
-        let _ = size;
-        Err(StoreError::NotYet(NOT_YET))
+        let view = self.inner.view.get();
+        if size > view.latest.as_ref().map_or(0, |c| c.size) {
+            return Ok(None);
+        }
+        let Some(note) = self.inner.store.checkpoint(size)? else {
+            return Ok(None);
+        };
+        let root = merkle::root(&self.inner.store.node_source(), TreeSize::new(size))?;
+        Ok(Some(SignedCheckpoint {
+            size,
+            root: *root.as_bytes(),
+            note,
+        }))
     }
 
     /// The RFC 9162 inclusion proof of leaf `index` in the tree of size `size`.
@@ -425,8 +571,13 @@ impl Node {
     /// # Errors
     /// [`ProofRequestError`]: out-of-range arguments, or a store failure.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofRequestError> {
-        let _ = (index, size);
-        Err(StoreError::NotYet(NOT_YET).into())
+        self.check_size(size)?;
+        if index >= size {
+            return Err(ProofRequestError::IndexOutOfRange { index, size });
+        }
+        let source = self.inner.store.node_source();
+        let proof = merkle::inclusion_proof(&source, LeafIndex::new(index), TreeSize::new(size));
+        proof.map(hashes).map_err(prove_error)
     }
 
     /// The RFC 9162 consistency proof between tree sizes `from` and `to`.
@@ -434,22 +585,294 @@ impl Node {
     /// # Errors
     /// [`ProofRequestError`]: out-of-range arguments, or a store failure.
     pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, ProofRequestError> {
-        let _ = (from, to);
-        Err(StoreError::NotYet(NOT_YET).into())
+        self.check_size(to)?;
+        if from == 0 || from > to {
+            return Err(ProofRequestError::BadRange { from, to });
+        }
+        let source = self.inner.store.node_source();
+        let proof = merkle::consistency_proof(&source, TreeSize::new(from), TreeSize::new(to));
+        proof.map(hashes).map_err(prove_error)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), ProofRequestError> {
+        let log_size = self.inner.view.get().size;
+        if size == 0 || size > log_size {
+            return Err(ProofRequestError::SizeOutOfRange { size, log_size });
+        }
+        Ok(())
     }
 
     /// Origin, verifier key, log size and root.
     pub fn info(&self) -> NodeInfo {
+        let view = self.inner.view.get();
         NodeInfo {
-            origin: String::new(),
-            verifier_key: String::new(),
-            log_size: 0,
-            root: [0; 32],
+            origin: self.inner.origin.clone(),
+            verifier_key: self.inner.verifier_key.clone(),
+            log_size: view.size,
+            root: view.root,
         }
     }
 
-    /// Stops taking appends, finishes those in flight, flushes and writes the last checkpoint.
+    /// Stops taking appends, finishes those queued before, writes the last checkpoint and
+    /// flushes. Appends after it answer `Unavailable`. Calling it again does nothing.
     pub async fn shutdown(&self) {
-        let _ = &self.inner._observer;
+        let (ack, done) = oneshot::channel();
+        if self.inner.sender.send(Message::Shutdown(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+    }
+}
+
+/// Log entries read at a time by a trail scan.
+const SCAN_CHUNK_EVENTS: usize = 256;
+
+impl TrailFilter {
+    fn matches(&self, facts: &EventFacts) -> bool {
+        self.contract.as_ref().is_none_or(|c| *c == facts.contract)
+            && self
+                .party
+                .as_ref()
+                .is_none_or(|p| facts.author == *p || facts.signers.contains(p))
+            && self.role.is_none_or(|r| facts.role == Some(r))
+            && self.kind.is_none_or(|k| k.as_str() == facts.kind)
+            && self
+                .outcome
+                .as_ref()
+                .is_none_or(|o| facts.outcomes.contains(o))
+            && self.since.as_ref().is_none_or(|s| facts.at >= *s)
+            && self.until.as_ref().is_none_or(|u| facts.at < *u)
+    }
+}
+
+fn hashes(proof: Vec<merkle::Hash>) -> Vec<Hash> {
+    proof.into_iter().map(|h| *h.as_bytes()).collect()
+}
+
+fn prove_error<E: std::error::Error>(e: ProveError<E>) -> ProofRequestError {
+    match e {
+        ProveError::Proof(p) => {
+            ProofRequestError::Store(StoreError::Corrupt(format!("proof arguments: {p}")))
+        }
+        ProveError::Source(s) => ProofRequestError::Store(StoreError::Corrupt(s.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{self, ContractKit};
+    use ledger_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+
+    fn ok(results: Vec<Result<Appended, AppendError>>) -> Vec<Appended> {
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("refused: {e}")))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_survive_a_restart_and_proofs_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("housing-1");
+        let sent = vec![kit.registration(), kit.claim(1), kit.claim(2), kit.claim(3)];
+        let node = testkit::open(dir.path()).await;
+        let appended = ok(node.append(sent.clone()).await);
+        assert_eq!(
+            appended.iter().map(|a| a.index).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            appended.iter().map(|a| a.seq).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        let before = node.info();
+        let state = node.contract(kit.id()).unwrap();
+        node.shutdown().await;
+        drop(node);
+
+        let node = testkit::open(dir.path()).await;
+        let info = node.info();
+        assert_eq!((info.log_size, info.root), (4, before.root));
+        assert_eq!(node.contract(kit.id()).unwrap(), state);
+        let log = node.log(0, 100).unwrap();
+        // Sent bytes were already RFC 8785, so they are stored byte for byte.
+        assert_eq!(
+            log.iter().map(|e| e.envelope.clone()).collect::<Vec<_>>(),
+            sent
+        );
+        let second = node.event(&appended[1].id).unwrap().unwrap();
+        assert_eq!(
+            (second.index, second.seq, second.kind),
+            (1, 1, Kind::ClaimSubmitted)
+        );
+        // The shutdown signed a checkpoint of the whole log.
+        let checkpoint = node.latest_checkpoint().unwrap();
+        assert_eq!((checkpoint.size, checkpoint.root), (4, info.root));
+        assert_eq!(node.checkpoint_at(4).unwrap(), Some(checkpoint));
+        check_proofs(&node, &sent, &info.root);
+        node.shutdown().await;
+    }
+
+    fn check_proofs(node: &Node, sent: &[Vec<u8>], root: &Hash) {
+        let root = merkle::Hash::from_bytes(*root);
+        for (index, envelope) in sent.iter().enumerate() {
+            let proof: Vec<merkle::Hash> = node
+                .inclusion_proof(index as u64, 4)
+                .unwrap()
+                .into_iter()
+                .map(merkle::Hash::from_bytes)
+                .collect();
+            verify_inclusion(
+                &leaf_hash(envelope),
+                LeafIndex::new(index as u64),
+                TreeSize::new(4),
+                &proof,
+                &root,
+            )
+            .unwrap();
+        }
+        let old_root = merkle::root(
+            &merkle::MemoryTree::from_leaf_hashes(sent[..2].iter().map(|e| leaf_hash(e))),
+            TreeSize::new(2),
+        )
+        .unwrap();
+        let proof: Vec<merkle::Hash> = node
+            .consistency_proof(2, 4)
+            .unwrap()
+            .into_iter()
+            .map(merkle::Hash::from_bytes)
+            .collect();
+        verify_consistency(TreeSize::new(2), TreeSize::new(4), &proof, &old_root, &root).unwrap();
+        assert_eq!(
+            node.inclusion_proof(4, 4).unwrap_err().code(),
+            "index-out-of-range"
+        );
+        assert_eq!(
+            node.inclusion_proof(0, 5).unwrap_err().code(),
+            "size-out-of-range"
+        );
+        assert_eq!(
+            node.consistency_proof(3, 2).unwrap_err().code(),
+            "bad-range"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_events_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("housing-2");
+        let registration = kit.registration();
+        let node = testkit::open(dir.path()).await;
+        ok(node.append(vec![registration.clone()]).await);
+        let forged = kit.forged_claim();
+        let good = kit.claim(1);
+        let results = node
+            .append(vec![
+                forged.clone(),
+                registration.clone(),
+                b"{}".to_vec(),
+                good.clone(),
+                good.clone(),
+            ])
+            .await;
+        let code = |r: &Result<Appended, AppendError>| r.as_ref().err().map(AppendError::code);
+        match &results[0] {
+            Err(AppendError::Rejected(refusal)) => {
+                assert_eq!(refusal.class(), RefusalClass::BadSignature)
+            }
+            other => panic!("forged claim answered {other:?}"),
+        }
+        assert!(matches!(
+            results[1],
+            Err(AppendError::Duplicate { index: 0, .. })
+        ));
+        assert!(
+            matches!(&results[2], Err(AppendError::Rejected(r)) if r.class() == RefusalClass::Malformed)
+        );
+        // The good claim is judged on its own, after the refusals; its copy is a duplicate.
+        assert_eq!(results[3].as_ref().map(|a| a.index).ok(), Some(1));
+        assert!(
+            matches!(results[4], Err(AppendError::Duplicate { index: 1, .. })),
+            "{:?}",
+            code(&results[4])
+        );
+        assert_eq!(node.info().log_size, 2);
+        assert_eq!(node.log(0, 100).unwrap().len(), 2);
+        let forged_id = proto::dsse::Envelope::decode(&forged)
+            .map(|e| EventId::of_payload(e.payload()))
+            .unwrap();
+        assert_eq!(node.event(&forged_id).unwrap(), None);
+        assert_eq!(node.contract(kit.id()).unwrap().events(), 2);
+        node.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trail_filters_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut one = ContractKit::new("trail-one");
+        let mut two = ContractKit::new("trail-two");
+        let node = testkit::open(dir.path()).await;
+        let sent = vec![
+            one.registration(),
+            two.registration(),
+            one.claim(1),
+            two.claim(1),
+            one.claim(2),
+        ];
+        ok(node.append(sent).await);
+        let claims = TrailFilter {
+            kind: Some(Kind::ClaimSubmitted),
+            ..TrailFilter::default()
+        };
+        let page = node.trail(&claims, None, 2).unwrap();
+        assert_eq!(
+            page.events.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(page.next_cursor, Some(4));
+        let rest = node.trail(&claims, page.next_cursor, 2).unwrap();
+        assert_eq!(rest.events.iter().map(|e| e.index).collect::<Vec<_>>(), [4]);
+        assert_eq!(rest.next_cursor, None);
+        // The provider signed its registration and authored its claims.
+        let party = TrailFilter {
+            party: Some(one.provider_id()),
+            ..TrailFilter::default()
+        };
+        assert_eq!(indexes(&node, &party), [0, 2, 4]);
+        let role = TrailFilter {
+            role: Some(Role::Provider),
+            contract: Some(two.id().clone()),
+            ..TrailFilter::default()
+        };
+        assert_eq!(indexes(&node, &role), [3]);
+        let outcome = TrailFilter {
+            outcome: Some("housed".parse().unwrap()),
+            ..TrailFilter::default()
+        };
+        assert_eq!(indexes(&node, &outcome), [0, 1, 2, 3, 4]);
+        let since = TrailFilter {
+            since: Some("2025-03-01T00:00:01Z".parse().unwrap()),
+            ..TrailFilter::default()
+        };
+        assert_eq!(indexes(&node, &since), [2, 3, 4]);
+        node.shutdown().await;
+    }
+
+    fn indexes(node: &Node, filter: &TrailFilter) -> Vec<u64> {
+        node.trail(filter, None, 100)
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.index)
+            .collect()
     }
 }

@@ -1,0 +1,681 @@
+//! The append path: one group-commit writer that judges, sequences and applies.
+//!
+//! Callers queue requests on a bounded channel ([`Message`]); the writer takes everything
+//! queued (up to `group_events_max` events, a single larger request going alone) as one commit
+//! group, and for it:
+//!
+//! 1. *receive and judge* ([`Writer::judge`]): decode strictly, refuse what is too large or
+//!    already stored, verify every signature of the group at once (batched, exact, on
+//!    [`SIGNATURE_THREADS`] threads), then admit each event in order against the projection,
+//!    each judged on its own;
+//! 2. *sequence*: the [`Local`] sequencer gives the admitted events their global indexes;
+//! 3. *apply* ([`Writer::apply`]): one atomic write of the events, their indexes, the new tree
+//!    nodes and meta (with a checkpoint and projection snapshots when one is due), then flush,
+//!    then publish to readers, then acknowledge.
+//!
+//! Nothing of a refused event is written. If a write or flush fails, the in-memory ledger may
+//! be ahead of the disk, so the writer stops taking appends (503) until the node is restarted
+//! and the store's open check has run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use ledger_core::merkle::{self, Frontier};
+use ledger_core::{ContractState, ErrorClass, Event, Ledger, Rejection, SignatureVerdicts};
+use proto::{Body, ContractId, EventId, OutcomeId};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
+use crate::sequencer::Local;
+use crate::service::{
+    AppendError, Appended, Hash, Observer, Refusal, RefusalClass, SignedCheckpoint, StoreError,
+    View, ViewCell,
+};
+use crate::store::{CommitGroup, EventFacts, SequencedEvent, Store};
+
+/// Threads that verify a group's signatures.
+pub const SIGNATURE_THREADS: usize = 2;
+
+/// The answer to one append request: one result per envelope, in order.
+pub(crate) type Answers = Vec<Result<Appended, AppendError>>;
+
+/// What callers send the writer.
+pub(crate) enum Message {
+    /// Envelopes to append, and where to answer.
+    Append(Request),
+    /// Finish what was queued before, write the last checkpoint, flush, then answer.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// One append request.
+pub(crate) struct Request {
+    pub(crate) envelopes: Vec<Vec<u8>>,
+    pub(crate) reply: oneshot::Sender<Answers>,
+}
+
+/// The writes of the writer: the store, or in tests a store whose flush can be watched.
+pub trait Durable: Send + 'static {
+    /// Writes one commit group atomically (not yet durable).
+    ///
+    /// # Errors
+    /// [`StoreError`] if nothing was written.
+    fn commit(&self, group: &CommitGroup) -> Result<(), StoreError>;
+    /// Makes every write so far durable.
+    ///
+    /// # Errors
+    /// [`StoreError`] if durability is not certain.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+impl Durable for Store {
+    fn commit(&self, group: &CommitGroup) -> Result<(), StoreError> {
+        Store::commit(self, group)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+}
+
+/// The refusal of a rejection, for the API.
+pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
+    let class = match rejection.class() {
+        ErrorClass::Malformed => RefusalClass::Malformed,
+        ErrorClass::TooLarge => RefusalClass::TooLarge,
+        ErrorClass::BadSignature => RefusalClass::BadSignature,
+        ErrorClass::Forbidden => RefusalClass::Forbidden,
+        ErrorClass::Conflict => RefusalClass::Conflict,
+        ErrorClass::Unprocessable => RefusalClass::RuleBroken,
+    };
+    Refusal::new(class, rejection.code(), rejection.to_string())
+}
+
+/// An event the ledger admitted, with what the indexes need.
+pub(crate) struct Judged {
+    pub(crate) id: EventId,
+    pub(crate) index: u64,
+    pub(crate) contract: ContractId,
+    pub(crate) seq: u64,
+    pub(crate) leaf: Vec<u8>,
+    pub(crate) facts: EventFacts,
+}
+
+/// Settings of the writer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriterSettings {
+    pub(crate) payload_bytes_max: usize,
+    pub(crate) group_events_max: usize,
+}
+
+/// The group-commit writer's state. Owned by one task; moved into a blocking thread for each
+/// group (sled and signature checks block).
+pub(crate) struct Writer<D: Durable> {
+    pub(crate) durable: D,
+    pub(crate) store: Store,
+    pub(crate) ledger: Ledger,
+    pub(crate) frontier: Frontier,
+    pub(crate) sequencer: Local,
+    pub(crate) view: Arc<ViewCell>,
+    pub(crate) policy: CheckpointPolicy,
+    pub(crate) signer: Arc<CheckpointSigner>,
+    /// Contracts changed since their last stored snapshot.
+    pub(crate) dirty: BTreeSet<ContractId>,
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) settings: WriterSettings,
+    pub(crate) failure: Option<String>,
+}
+
+impl<D: Durable> Writer<D> {
+    /// Appends one group of requests and answers each (after the flush, for any success).
+    fn process(&mut self, requests: Vec<Request>, now: Instant) {
+        let mut envelopes = Vec::new();
+        let mut replies = Vec::new();
+        for request in requests {
+            replies.push((request.envelopes.len(), request.reply));
+            envelopes.extend(request.envelopes);
+        }
+        let mut answers = self.append_group(&envelopes, now).into_iter();
+        for (count, reply) in replies {
+            // A caller that went away does not stop the others.
+            let _ = reply.send(answers.by_ref().take(count).collect());
+        }
+    }
+
+    fn append_group(&mut self, envelopes: &[Vec<u8>], now: Instant) -> Answers {
+        if let Some(failure) = &self.failure {
+            let answer = AppendError::Unavailable(failure.clone());
+            return envelopes.iter().map(|_| Err(answer.clone())).collect();
+        }
+        let judged = self.judge(envelopes);
+        for result in &judged {
+            if let Err(e) = result {
+                self.observer.refused(e.code());
+            }
+        }
+        let accepted: Vec<&Judged> = judged.iter().filter_map(|r| r.as_ref().ok()).collect();
+        if accepted.is_empty() {
+            return judged
+                .into_iter()
+                .map(|r| r.map(|j| appended(&j)))
+                .collect();
+        }
+        let outcome = self
+            .sequence(&accepted)
+            .and_then(|events| self.apply(events, now));
+        match outcome {
+            Ok(()) => {
+                self.observer.appended(accepted.len() as u64);
+                judged
+                    .into_iter()
+                    .map(|r| r.map(|j| appended(&j)))
+                    .collect()
+            }
+            Err(e) => {
+                let failure =
+                    format!("the store failed ({e}); restart the node so it checks the store");
+                tracing::error!(%failure, "writer stops taking appends");
+                self.failure = Some(failure.clone());
+                judged
+                    .into_iter()
+                    .map(|r| r.and(Err(AppendError::Unavailable(failure.clone()))))
+                    .collect()
+            }
+        }
+    }
+
+    /// Receive and judge: decode, duplicates, signatures (batched, exact, parallel), rules.
+    pub(crate) fn judge(&mut self, envelopes: &[Vec<u8>]) -> Vec<Result<Judged, AppendError>> {
+        let mut results: Vec<Option<Result<Judged, AppendError>>> =
+            Vec::with_capacity(envelopes.len());
+        let mut events = Vec::new();
+        let mut positions = Vec::new();
+        for (position, bytes) in envelopes.iter().enumerate() {
+            match self.decode_new(bytes) {
+                Ok(event) => {
+                    positions.push(position);
+                    events.push(event);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let verdicts = self.ledger.check_signatures(&events, SIGNATURE_THREADS);
+        let mut in_group: HashMap<EventId, u64> = HashMap::new();
+        for ((position, event), verdict) in positions.into_iter().zip(&events).zip(&verdicts) {
+            results[position] = Some(self.admit(event, verdict, &mut in_group));
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(AppendError::Internal("event not judged".into()))))
+            .collect()
+    }
+
+    /// Decodes an envelope and refuses it if it is too large or already stored.
+    fn decode_new(&self, bytes: &[u8]) -> Result<Event, AppendError> {
+        let limit = self.settings.payload_bytes_max;
+        if bytes.len() > limit {
+            let detail = format!(
+                "envelope of {} bytes is over the limit of {limit} bytes",
+                bytes.len()
+            );
+            return Err(AppendError::Rejected(Refusal::new(
+                RefusalClass::TooLarge,
+                "too-large",
+                detail,
+            )));
+        }
+        let event = Ledger::decode(bytes).map_err(|r| AppendError::Rejected(refusal(&r)))?;
+        let stored = self
+            .store
+            .index_of(event.id(), u64::MAX)
+            .map_err(|e| AppendError::Internal(e.to_string()))?;
+        match stored {
+            Some(index) => Err(AppendError::Duplicate {
+                id: *event.id(),
+                index,
+            }),
+            None => Ok(event),
+        }
+    }
+
+    fn admit(
+        &mut self,
+        event: &Event,
+        verdicts: &SignatureVerdicts,
+        in_group: &mut HashMap<EventId, u64>,
+    ) -> Result<Judged, AppendError> {
+        if let Some(&index) = in_group.get(event.id()) {
+            return Err(AppendError::Duplicate {
+                id: *event.id(),
+                index,
+            });
+        }
+        let admitted = self
+            .ledger
+            .admit(event, verdicts)
+            .map_err(|r| AppendError::Rejected(refusal(&r)))?;
+        in_group.insert(admitted.id, admitted.index);
+        let facts = facts_of(&self.ledger, event);
+        Ok(Judged {
+            id: admitted.id,
+            index: admitted.index,
+            contract: admitted.contract,
+            seq: admitted.seq,
+            leaf: admitted.leaf,
+            facts,
+        })
+    }
+
+    /// Sequence: the ordering authority gives the admitted events their global indexes.
+    fn sequence(&mut self, accepted: &[&Judged]) -> Result<Vec<SequencedEvent>, StoreError> {
+        let range = self
+            .sequencer
+            .assign(accepted.len() as u64)
+            .map_err(|e| StoreError::Storage(e.to_string()))?;
+        let events: Vec<SequencedEvent> = range
+            .zip(accepted)
+            .map(|(index, judged)| {
+                // The ledger numbers admissions as the sequencer does; a difference is a bug
+                // that would put events at the wrong leaves.
+                assert_eq!(
+                    index, judged.index,
+                    "sequencer and ledger disagree on the index"
+                );
+                SequencedEvent {
+                    index,
+                    envelope: judged.leaf.clone(),
+                    facts: judged.facts.clone(),
+                }
+            })
+            .collect();
+        Ok(events)
+    }
+
+    /// Apply an ordered, already-sequenced batch: tree nodes, one atomic write, flush, publish.
+    pub(crate) fn apply(
+        &mut self,
+        events: Vec<SequencedEvent>,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        let mut frontier = self.frontier.clone();
+        let mut nodes = Vec::new();
+        for event in &events {
+            assert_eq!(
+                event.index,
+                frontier.size().get(),
+                "events must continue the tree"
+            );
+            frontier
+                .append(merkle::leaf_hash(&event.envelope), &mut nodes)
+                .map_err(|e| StoreError::Storage(e.to_string()))?;
+        }
+        let touched: BTreeSet<ContractId> =
+            events.iter().map(|e| e.facts.contract.clone()).collect();
+        self.dirty.extend(touched.iter().cloned());
+        let size = frontier.size().get();
+        let root = *frontier.root().as_bytes();
+        let mut group = CommitGroup {
+            events,
+            nodes,
+            size,
+            root,
+            ..CommitGroup::default()
+        };
+        let checkpoint = self.due_checkpoint(&mut group, now);
+        self.write(&group)?;
+        self.frontier = frontier;
+        self.publish(size, root, &touched, checkpoint, now);
+        Ok(())
+    }
+
+    /// Adds a checkpoint and the dirty projections to `group` if one is due at `now`.
+    fn due_checkpoint(&self, group: &mut CommitGroup, now: Instant) -> Option<SignedCheckpoint> {
+        if !self.policy.due(group.size, now) {
+            return None;
+        }
+        self.add_checkpoint(group)
+    }
+
+    fn add_checkpoint(&self, group: &mut CommitGroup) -> Option<SignedCheckpoint> {
+        let note = match self.signer.sign(group.size, &group.root) {
+            Ok(note) => note,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign a checkpoint");
+                return None;
+            }
+        };
+        group.projections = self.snapshots();
+        group.projection_position = Some(group.size);
+        group.checkpoint = Some((group.size, note.clone()));
+        Some(SignedCheckpoint {
+            size: group.size,
+            root: group.root,
+            note,
+        })
+    }
+
+    fn snapshots(&self) -> Vec<(ContractId, Vec<u8>)> {
+        self.dirty
+            .iter()
+            .filter_map(|id| self.ledger.contract(id))
+            .filter_map(|state| Some((state.id().clone(), serde_json::to_vec(state).ok()?)))
+            .collect()
+    }
+
+    fn write(&self, group: &CommitGroup) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.durable.commit(group)?;
+        self.durable.flush()?;
+        self.observer.flushed(group.events.len(), started.elapsed());
+        Ok(())
+    }
+
+    fn publish(
+        &mut self,
+        size: u64,
+        root: Hash,
+        touched: &BTreeSet<ContractId>,
+        checkpoint: Option<SignedCheckpoint>,
+        now: Instant,
+    ) {
+        let old = self.view.get();
+        let mut contracts: BTreeMap<ContractId, Arc<ContractState>> = (*old.contracts).clone();
+        for id in touched {
+            if let Some(state) = self.ledger.contract(id) {
+                contracts.insert(id.clone(), Arc::new(state.clone()));
+            }
+        }
+        if let Some(checkpoint) = &checkpoint {
+            self.policy.signed(checkpoint.size, now);
+            self.dirty.clear();
+        }
+        let latest = checkpoint.or_else(|| old.latest.clone());
+        self.view.set(View {
+            size,
+            root,
+            contracts: Arc::new(contracts),
+            latest,
+        });
+        self.observer.log_size(size);
+    }
+
+    /// When the writer must wake up to sign a checkpoint, if ever.
+    fn checkpoint_deadline(&self) -> Option<Instant> {
+        if self.failure.is_some() {
+            return None;
+        }
+        self.policy.deadline(self.frontier.size().get())
+    }
+
+    /// Writes a checkpoint (and the dirty projections) of the current size if the log has none
+    /// yet: at shutdown, or on a deadline with no appends. No events are written.
+    pub(crate) fn checkpoint_now(&mut self, now: Instant) {
+        let size = self.frontier.size().get();
+        if self.failure.is_some() || !self.policy.behind(size) {
+            return;
+        }
+        let root = *self.frontier.root().as_bytes();
+        let mut group = CommitGroup {
+            size,
+            root,
+            ..CommitGroup::default()
+        };
+        let Some(checkpoint) = self.add_checkpoint(&mut group) else {
+            return;
+        };
+        match self.write(&group) {
+            Ok(()) => self.publish(size, root, &BTreeSet::new(), Some(checkpoint), now),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write a checkpoint");
+                self.failure = Some(format!(
+                    "the store failed ({e}); restart the node so it checks the store"
+                ));
+            }
+        }
+    }
+}
+
+fn appended(judged: &Judged) -> Appended {
+    Appended {
+        id: judged.id,
+        index: judged.index,
+        contract: judged.contract.clone(),
+        seq: judged.seq,
+    }
+}
+
+/// The facts the trail filters on, from the ledger just after `event` was admitted.
+pub(crate) fn facts_of(ledger: &Ledger, event: &Event) -> EventFacts {
+    let state = ledger.contract(event.contract());
+    let role = state.and_then(|s| {
+        let party = s.key(event.author())?.party();
+        s.parties().get(party).map(|p| p.role())
+    });
+    EventFacts {
+        id: *event.id(),
+        contract: event.contract().clone(),
+        seq: event.seq(),
+        kind: event.kind().as_str().to_owned(),
+        author: *event.author(),
+        role,
+        signers: event
+            .envelope()
+            .signatures()
+            .iter()
+            .map(|s| *s.keyid())
+            .collect(),
+        outcomes: state
+            .map(|s| outcomes_of(s, event.body()))
+            .unwrap_or_default(),
+        at: event.payload().at.clone(),
+    }
+}
+
+/// The outcomes an event is about (sorted, once each).
+fn outcomes_of(state: &ContractState, body: &Body) -> Vec<OutcomeId> {
+    let claim = |id: &EventId| state.claims().get(id).map(|c| c.outcome().clone());
+    let mut outcomes: Vec<OutcomeId> = match body {
+        Body::ContractRegistered(b) => b.outcomes.iter().map(|o| o.id.clone()).collect(),
+        Body::ContractAmended(b) => b.prices.iter().map(|p| p.outcome.clone()).collect(),
+        Body::ClaimSubmitted(b) => vec![b.outcome.clone()],
+        Body::ClaimVerified(b) => claim(&b.claim).into_iter().collect(),
+        Body::ClaimRejected(b) => claim(&b.claim).into_iter().collect(),
+        Body::ClaimDisputed(b) => claim(&b.claim).into_iter().collect(),
+        Body::DisputeResolved(b) => state
+            .disputes()
+            .get(&b.dispute)
+            .and_then(|d| claim(d.claim()))
+            .into_iter()
+            .collect(),
+        Body::FeedbackRecorded(b) => b
+            .outcome
+            .clone()
+            .or_else(|| b.claim.as_ref().and_then(claim))
+            .into_iter()
+            .collect(),
+        Body::PaymentMade(b) => b.lines.iter().filter_map(|l| claim(&l.claim)).collect(),
+        Body::KeyRotated(_)
+        | Body::KeyRevoked(_)
+        | Body::DistributionMade(_)
+        | Body::ContractClosed(_) => Vec::new(),
+    };
+    outcomes.sort();
+    outcomes.dedup();
+    outcomes
+}
+
+/// The writer task: gathers commit groups from the queue until shutdown.
+pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receiver<Message>) {
+    loop {
+        let message = match writer.checkpoint_deadline() {
+            Some(deadline) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(message) => message,
+                Err(_elapsed) => {
+                    let now = Instant::now();
+                    let Some(w) = blocking(writer, move |w| w.checkpoint_now(now)).await else {
+                        return;
+                    };
+                    writer = w;
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(first) = message else {
+            // Every sender is gone: write the last checkpoint and stop.
+            let now = Instant::now();
+            let _ = blocking(writer, move |w| w.checkpoint_now(now)).await;
+            return;
+        };
+        let (requests, shutdown) = gather(first, &mut rx, writer.settings.group_events_max);
+        let closing = shutdown.is_some();
+        let now = Instant::now();
+        let Some(w) = blocking(writer, move |w| {
+            w.process(requests, now);
+            if closing {
+                w.checkpoint_now(now);
+            }
+        })
+        .await
+        else {
+            return;
+        };
+        writer = w;
+        if closing {
+            if let Some(ack) = shutdown {
+                let _ = ack.send(());
+            }
+            return;
+        }
+    }
+}
+
+/// Everything queued after `first`, up to `events_max` events, stopping at a shutdown.
+fn gather(
+    first: Message,
+    rx: &mut mpsc::Receiver<Message>,
+    events_max: usize,
+) -> (Vec<Request>, Option<oneshot::Sender<()>>) {
+    let mut requests = Vec::new();
+    let mut events = 0usize;
+    let mut next = Some(first);
+    while let Some(message) = next.take() {
+        match message {
+            Message::Shutdown(ack) => return (requests, Some(ack)),
+            Message::Append(request) => {
+                events = events.saturating_add(request.envelopes.len());
+                requests.push(request);
+            }
+        }
+        if events < events_max {
+            next = rx.try_recv().ok();
+        }
+    }
+    (requests, None)
+}
+
+/// Runs `work` on the writer in a blocking thread; `None` if it panicked (the writer is lost,
+/// and every caller waiting on it gets 503).
+async fn blocking<D, F>(writer: Writer<D>, work: F) -> Option<Writer<D>>
+where
+    D: Durable,
+    F: FnOnce(&mut Writer<D>) + Send + 'static,
+{
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        work(&mut writer);
+        writer
+    })
+    .await;
+    match joined {
+        Ok(writer) => Some(writer),
+        Err(e) => {
+            tracing::error!(error = %e, "the writer panicked; appends are refused until restart");
+            None
+        }
+    }
+}
+
+/// Re-admits the log entries `[from, to)` into `ledger` (after restoring a snapshot at
+/// `from`), verifying every signature; returns the contracts they touched.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] naming the first entry that does not decode, is refused, or lands
+/// at another index than the log's.
+pub(crate) fn replay(
+    ledger: &mut Ledger,
+    store: &Store,
+    from: u64,
+    to: u64,
+) -> Result<BTreeSet<ContractId>, StoreError> {
+    let mut touched = BTreeSet::new();
+    replay_chunks(ledger, store, from, to, |_, chunk| {
+        touched.extend(chunk.iter().map(|(_, event)| event.contract().clone()));
+        Ok(())
+    })?;
+    Ok(touched)
+}
+
+/// Log entries replayed at a time.
+const REPLAY_CHUNK_EVENTS: usize = 1024;
+
+/// [`replay`], handing each chunk of admitted `(index, event)` to `on_chunk` with the ledger
+/// just after the chunk.
+///
+/// # Errors
+/// As [`replay`], and whatever `on_chunk` returns.
+pub(crate) fn replay_chunks<F>(
+    ledger: &mut Ledger,
+    store: &Store,
+    from: u64,
+    to: u64,
+    mut on_chunk: F,
+) -> Result<(), StoreError>
+where
+    F: FnMut(&Ledger, &[(u64, Event)]) -> Result<(), StoreError>,
+{
+    let mut next = from;
+    while next < to {
+        let entries = store.log_range(next, to, REPLAY_CHUNK_EVENTS)?;
+        let Some((last, _)) = entries.last() else {
+            return Err(StoreError::Corrupt(format!("log entry {next} is missing")));
+        };
+        next = last.saturating_add(1);
+        let chunk = readmit(ledger, &entries)?;
+        on_chunk(ledger, &chunk)?;
+    }
+    Ok(())
+}
+
+/// Decodes, verifies and admits stored entries, each at its own index.
+fn readmit(
+    ledger: &mut Ledger,
+    entries: &[(u64, Vec<u8>)],
+) -> Result<Vec<(u64, Event)>, StoreError> {
+    let mut events = Vec::with_capacity(entries.len());
+    for (index, bytes) in entries {
+        let event = Ledger::decode(bytes)
+            .map_err(|r| StoreError::Corrupt(format!("log entry {index} does not decode: {r}")))?;
+        if event.leaf() != *bytes {
+            return Err(StoreError::Corrupt(format!(
+                "log entry {index} is not the RFC 8785 form of its envelope"
+            )));
+        }
+        events.push(event);
+    }
+    let verdicts = ledger.check_signatures(&events, SIGNATURE_THREADS);
+    let mut out = Vec::with_capacity(events.len());
+    for ((index, _), (event, verdict)) in entries.iter().zip(events.into_iter().zip(&verdicts)) {
+        let admitted = ledger.admit(&event, verdict).map_err(|r| {
+            StoreError::Corrupt(format!("log entry {index} is refused on replay: {r}"))
+        })?;
+        if admitted.index != *index {
+            return Err(StoreError::Corrupt(format!(
+                "log entry {index} replays at index {}: the log has a gap",
+                admitted.index
+            )));
+        }
+        out.push((*index, event));
+    }
+    Ok(out)
+}

@@ -1,0 +1,139 @@
+//! Signed checkpoints: when the node signs one ([`CheckpointPolicy`]) and how
+//! ([`CheckpointSigner`]: a C2SP tlog-checkpoint body in a C2SP signed note, Ed25519).
+//!
+//! The policy: after a commit group, sign if the log grew since the last checkpoint and at least
+//! `checkpoint_interval_ms` passed since it; if the interval has not passed yet, sign when it
+//! does (the writer wakes up for it even with no new appends), and always at shutdown. Time is
+//! the caller's `Instant` (tokio's clock, so tests can pause it).
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use proto::note::{self, Checkpoint, NoteError, NoteSigner};
+use tokio::time::Instant;
+
+use crate::service::Hash;
+
+/// When the next checkpoint is due.
+#[derive(Clone, Debug)]
+pub struct CheckpointPolicy {
+    interval: Duration,
+    last_signed_at: Option<Instant>,
+    last_size: Option<u64>,
+}
+
+impl CheckpointPolicy {
+    /// A policy signing at most every `interval`, after a last checkpoint at `last_size` (`None`
+    /// if the store has none yet).
+    pub fn new(interval: Duration, last_size: Option<u64>) -> Self {
+        Self {
+            interval,
+            last_signed_at: None,
+            last_size,
+        }
+    }
+
+    /// Whether a log of `size` events has no checkpoint at its size yet.
+    pub fn behind(&self, size: u64) -> bool {
+        self.last_size != Some(size)
+    }
+
+    /// When a checkpoint of a log of `size` events becomes due: `None` if none is needed.
+    pub fn deadline(&self, size: u64) -> Option<Instant> {
+        if !self.behind(size) {
+            return None;
+        }
+        match self.last_signed_at {
+            None => Some(Instant::now()),
+            Some(at) => Some(at + self.interval),
+        }
+    }
+
+    /// Whether a checkpoint of a log of `size` events is due at `now`.
+    pub fn due(&self, size: u64, now: Instant) -> bool {
+        self.deadline(size).is_some_and(|deadline| now >= deadline)
+    }
+
+    /// Records a checkpoint of `size` signed at `now`.
+    pub fn signed(&mut self, size: u64, now: Instant) {
+        self.last_signed_at = Some(now);
+        self.last_size = Some(size);
+    }
+}
+
+/// Signs checkpoints with the node key.
+pub struct CheckpointSigner {
+    origin: String,
+    signer: NoteSigner,
+}
+
+impl CheckpointSigner {
+    /// A signer for checkpoints of origin `origin` (also the note key name).
+    ///
+    /// # Errors
+    /// [`NoteError::InvalidKeyName`] if `origin` cannot be a key name.
+    pub fn new(origin: &str, key: SigningKey) -> Result<Self, NoteError> {
+        Ok(Self {
+            origin: origin.to_owned(),
+            signer: NoteSigner::new(origin, key)?,
+        })
+    }
+
+    /// The origin line.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The signed-note verifier key string (`name+keyhash+base64 key`).
+    pub fn verifier_key(&self) -> String {
+        self.signer.verifier_key()
+    }
+
+    /// The signed note of the checkpoint `(origin, size, root)`.
+    ///
+    /// # Errors
+    /// [`NoteError`] only if the origin cannot be a checkpoint line (checked by [`Self::new`]'s
+    /// caller through the config).
+    pub fn sign(&self, size: u64, root: &Hash) -> Result<String, NoteError> {
+        let body = Checkpoint::new(&self.origin, size, *root, Vec::new())?.to_body();
+        note::sign_note(&body, &[&self.signer])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::note::open_note;
+
+    #[tokio::test(start_paused = true)]
+    async fn signs_at_most_once_per_interval_and_catches_up_later() {
+        let interval = Duration::from_millis(1000);
+        let mut policy = CheckpointPolicy::new(interval, Some(0));
+        assert!(!policy.behind(0));
+        assert_eq!(policy.deadline(0), None);
+        let start = Instant::now();
+        // Nothing signed in this process yet: due at once.
+        assert!(policy.due(3, start));
+        policy.signed(3, start);
+        // Grows again within the interval: not due until the interval has passed.
+        assert!(!policy.due(5, start + Duration::from_millis(999)));
+        assert_eq!(policy.deadline(5), Some(start + interval));
+        assert!(policy.due(5, start + interval));
+        // No growth: never due.
+        assert!(!policy.due(3, start + interval * 10));
+    }
+
+    #[test]
+    fn a_signed_checkpoint_opens_with_the_verifier_key() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let signer = CheckpointSigner::new("example.org/log", key).unwrap();
+        let root = [0xab; 32];
+        let note = signer.sign(12, &root).unwrap();
+        let verifier = proto::note::NoteVerifier::parse(&signer.verifier_key()).unwrap();
+        let opened = open_note(note.as_bytes(), &[verifier]).unwrap();
+        // The body is the C2SP tlog-checkpoint text: origin, size, base64 root.
+        let expected_body = "example.org/log\n12\nq6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\n";
+        assert_eq!(opened.text(), expected_body);
+        assert_eq!(opened.verified().len(), 1);
+    }
+}

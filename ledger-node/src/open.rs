@@ -1,0 +1,189 @@
+//! Starting a node: the node key, the checked store, the projections (restored from their
+//! snapshot, then the log replayed past it), the published view and the writer task.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger_core::merkle::{self, Frontier, TreeSize};
+use ledger_core::{ContractState, Ledger};
+use proto::ContractId;
+use rand::rngs::OsRng;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::append::{self, Durable, Message, Writer, WriterSettings};
+use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
+use crate::config::{Config, Limits};
+use crate::identity::Identity;
+use crate::sequencer::Local;
+use crate::service::{Hash, Node, Observer, SignedCheckpoint, StoreError, View, ViewCell};
+use crate::store::{self, Store};
+
+/// The parts of a started node, handed to [`Node`].
+pub(crate) struct Started {
+    pub(crate) store: Store,
+    pub(crate) view: Arc<ViewCell>,
+    pub(crate) sender: mpsc::Sender<Message>,
+    pub(crate) writer: JoinHandle<()>,
+    pub(crate) origin: String,
+    pub(crate) verifier_key: String,
+    pub(crate) limits: Limits,
+}
+
+/// Everything read from disk before the writer starts.
+struct Loaded {
+    store: Store,
+    signer: CheckpointSigner,
+    ledger: Ledger,
+    frontier: Frontier,
+    root: Hash,
+    latest: Option<SignedCheckpoint>,
+    dirty: BTreeSet<ContractId>,
+}
+
+/// Opens a node whose writer writes through `wrap(store)` (the store itself in production).
+///
+/// # Errors
+/// If the node key, the store or the projections cannot be loaded; the message says which.
+pub(crate) async fn open<D, W>(
+    config: &Config,
+    observer: Arc<dyn Observer>,
+    wrap: W,
+) -> anyhow::Result<Node>
+where
+    D: Durable,
+    W: FnOnce(Store) -> D,
+{
+    let owned = config.clone();
+    let loaded = tokio::task::spawn_blocking(move || load(&owned))
+        .await
+        .context("loading the store panicked")??;
+    let Loaded {
+        store,
+        signer,
+        ledger,
+        frontier,
+        root,
+        latest,
+        dirty,
+    } = loaded;
+    let size = frontier.size().get();
+    observer.log_size(size);
+    let contracts: BTreeMap<ContractId, Arc<ContractState>> = ledger
+        .contracts()
+        .map(|state| (state.id().clone(), Arc::new(state.clone())))
+        .collect();
+    let view = Arc::new(ViewCell::new(View {
+        size,
+        root,
+        contracts: Arc::new(contracts),
+        latest: latest.clone(),
+    }));
+    let interval = Duration::from_millis(config.checkpoint_interval_ms());
+    let signer = Arc::new(signer);
+    let (origin, verifier_key) = (signer.origin().to_owned(), signer.verifier_key());
+    let writer = Writer {
+        durable: wrap(store.clone()),
+        store: store.clone(),
+        ledger,
+        frontier,
+        sequencer: Local::new(size),
+        view: Arc::clone(&view),
+        policy: CheckpointPolicy::new(interval, latest.map(|c| c.size)),
+        signer,
+        dirty,
+        observer,
+        settings: WriterSettings {
+            payload_bytes_max: config.limits().payload_bytes_max(),
+            group_events_max: config.group_commit().group_events_max(),
+        },
+        failure: None,
+    };
+    let (sender, receiver) = mpsc::channel(config.group_commit().queue_requests_max());
+    let writer = tokio::spawn(append::run(writer, receiver));
+    tracing::info!(size, origin = %origin, "store open");
+    Ok(Node::start(Started {
+        store,
+        view,
+        sender,
+        writer,
+        origin,
+        verifier_key,
+        limits: config.limits(),
+    }))
+}
+
+fn load(config: &Config) -> anyhow::Result<Loaded> {
+    let dir = config.data_dir();
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    let identity = Identity::load_or_create(dir, &mut OsRng)?;
+    let origin = config
+        .origin()
+        .map_or_else(|| identity.default_origin(), str::to_owned);
+    let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
+        .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
+    let opened =
+        store::schema::open_checked(dir).with_context(|| format!("store in {}", dir.display()))?;
+    let (ledger, dirty) = restore(&opened.store, opened.projection_position, opened.size)?;
+    let latest = latest_checkpoint(&opened.store, opened.size)?;
+    Ok(Loaded {
+        store: opened.store,
+        signer,
+        ledger,
+        frontier: opened.frontier,
+        root: opened.root,
+        latest,
+        dirty,
+    })
+}
+
+/// The ledger from the stored projection snapshot at `position`, with the log replayed up to
+/// `size` (signatures verified); also the contracts the replay touched.
+fn restore(
+    store: &Store,
+    position: u64,
+    size: u64,
+) -> anyhow::Result<(Ledger, BTreeSet<ContractId>)> {
+    let mut states = Vec::new();
+    for (id, json) in store.projections()? {
+        let state: ContractState = serde_json::from_slice(&json).with_context(|| {
+            format!("projection snapshot of {id} does not decode; run `ledger-node rebuild`")
+        })?;
+        anyhow::ensure!(
+            state.id() == &id,
+            "projection snapshot under {id} is of {}; run `ledger-node rebuild`",
+            state.id()
+        );
+        states.push(state);
+    }
+    let mut ledger = Ledger::restore(states, position)
+        .context("projection snapshot; run `ledger-node rebuild`")?;
+    let dirty = append::replay(&mut ledger, store, position, size)?;
+    if position < size {
+        tracing::info!(
+            from = position,
+            to = size,
+            "replayed the log past the projection snapshot"
+        );
+    }
+    Ok((ledger, dirty))
+}
+
+/// The latest stored checkpoint at or below `size`, with its root read from the tree.
+pub(crate) fn latest_checkpoint(
+    store: &Store,
+    size: u64,
+) -> Result<Option<SignedCheckpoint>, StoreError> {
+    let Some((checkpoint_size, note)) = store.latest_checkpoint(size)? else {
+        return Ok(None);
+    };
+    let root = merkle::root(&store.node_source(), TreeSize::new(checkpoint_size))?;
+    Ok(Some(SignedCheckpoint {
+        size: checkpoint_size,
+        root: *root.as_bytes(),
+        note,
+    }))
+}

@@ -1,0 +1,154 @@
+//! `ledger-node rebuild`: every index, the tree nodes, the projections and the checkpoints made
+//! again from the log tree alone, re-verifying every event (decoding, signatures, rules).
+//!
+//! Old checkpoints are kept only where they verify with the node key and their root equals
+//! the rebuilt tree's root at their size; a new checkpoint is signed at the final size. Meta is
+//! cleared first and written last, so a rebuild cut short leaves a store that refuses to open
+//! until it is rebuilt again.
+
+use std::path::Path;
+
+use anyhow::Context;
+use ledger_core::merkle::{self, Frontier, TreeSize};
+use ledger_core::Ledger;
+use proto::note::{self, Checkpoint, NoteVerifier};
+use rand::rngs::OsRng;
+
+use crate::append::{self, facts_of};
+use crate::checkpoint::CheckpointSigner;
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::service::{Hash, StoreError};
+use crate::store::{self, CommitGroup, SequencedEvent, Store};
+
+/// What a rebuild did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Events in the log, all re-verified.
+    pub events: u64,
+    /// The root of the rebuilt tree.
+    pub root: Hash,
+    /// Contracts whose projection was rebuilt.
+    pub contracts: usize,
+    /// Old checkpoints kept (they verify and match the rebuilt tree).
+    pub checkpoints_kept: usize,
+}
+
+/// Rebuilds the store in `config.data_dir()` from its log.
+///
+/// # Errors
+/// If the log does not verify (the message names the entry), or the store cannot be written.
+pub fn rebuild(config: &Config) -> anyhow::Result<RebuildReport> {
+    let dir = config.data_dir();
+    let identity = Identity::load_or_create(dir, &mut OsRng)?;
+    let origin = config
+        .origin()
+        .map_or_else(|| identity.default_origin(), str::to_owned);
+    let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
+        .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
+    let report = rebuild_store(dir, &signer)?;
+    // The rebuilt store must pass the same checks as any store the node opens.
+    store::schema::open_checked(dir).context("the rebuilt store fails its open check")?;
+    Ok(report)
+}
+
+fn rebuild_store(dir: &Path, signer: &CheckpointSigner) -> anyhow::Result<RebuildReport> {
+    let store = Store::open_unchecked(dir)?;
+    let old_checkpoints = store.all_checkpoints().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "old checkpoints are unreadable and will not be kept");
+        Vec::new()
+    });
+    let end = store.log_end()?;
+    store.clear_derived()?;
+    let mut ledger = Ledger::new();
+    let mut frontier = Frontier::new();
+    append::replay_chunks(&mut ledger, &store, 0, end, |ledger, chunk| {
+        let events: Vec<SequencedEvent> = chunk
+            .iter()
+            .map(|(index, event)| SequencedEvent {
+                index: *index,
+                envelope: event.leaf(),
+                facts: facts_of(ledger, event),
+            })
+            .collect();
+        write_chunk(&store, &mut frontier, events)
+    })
+    .context("rebuilding from the log")?;
+    let size = frontier.size().get();
+    let root = *frontier.root().as_bytes();
+    let kept = keep_checkpoints(&store, signer, old_checkpoints, size)?;
+    let mut group = CommitGroup {
+        size,
+        root,
+        projection_position: Some(size),
+        ..CommitGroup::default()
+    };
+    for state in ledger.contracts() {
+        group
+            .projections
+            .push((state.id().clone(), serde_json::to_vec(state)?));
+    }
+    group.checkpoint = Some((size, signer.sign(size, &root)?));
+    store.commit(&group)?;
+    store.write_meta(size, &root, size)?;
+    store.flush()?;
+    Ok(RebuildReport {
+        events: size,
+        root,
+        contracts: group.projections.len(),
+        checkpoints_kept: kept,
+    })
+}
+
+/// Writes the indexes and tree nodes of one replayed chunk (not flushed: the rebuild flushes
+/// once at the end, before it writes meta).
+fn write_chunk(
+    store: &Store,
+    frontier: &mut Frontier,
+    events: Vec<SequencedEvent>,
+) -> Result<(), StoreError> {
+    let mut nodes = Vec::new();
+    for event in &events {
+        frontier
+            .append(merkle::leaf_hash(&event.envelope), &mut nodes)
+            .map_err(|e| StoreError::Storage(e.to_string()))?;
+    }
+    let size = frontier.size().get();
+    let root = *frontier.root().as_bytes();
+    store.commit(&CommitGroup {
+        events,
+        nodes,
+        size,
+        root,
+        ..CommitGroup::default()
+    })
+}
+
+/// Stores again each old checkpoint that the node key signed and whose root is the rebuilt
+/// tree's at its size; returns how many.
+fn keep_checkpoints(
+    store: &Store,
+    signer: &CheckpointSigner,
+    old: Vec<(u64, String)>,
+    size: u64,
+) -> anyhow::Result<usize> {
+    let verifier = NoteVerifier::parse(&signer.verifier_key())?;
+    let mut kept = 0;
+    for (checkpoint_size, text) in old {
+        if checkpoint_size > size || checkpoint_size == 0 {
+            continue;
+        }
+        let Ok(opened) = note::open_note(text.as_bytes(), std::slice::from_ref(&verifier)) else {
+            continue;
+        };
+        let Ok(body) = Checkpoint::parse(opened.text()) else {
+            continue;
+        };
+        let root = merkle::root(&store.node_source(), TreeSize::new(checkpoint_size))?;
+        if body.size() == checkpoint_size && body.root() == root.as_bytes() {
+            store.insert_checkpoint(checkpoint_size, &text)?;
+            kept += 1;
+        }
+    }
+    Ok(kept)
+}
