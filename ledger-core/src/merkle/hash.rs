@@ -1,4 +1,4 @@
-//! The RFC 6962 hashes (RFC 9162 section 2.1.1) with SHA-256, and the [`Hash`] newtype.
+//! The RFC 6962 hashes (RFC 9162 section 2.1.1) with SHA-256, and the [`Hash`](struct@Hash) newtype.
 
 use std::fmt;
 use std::str::FromStr;
@@ -83,7 +83,7 @@ impl FromStr for Hash {
     }
 }
 
-/// Why bytes or text are not a [`Hash`].
+/// Why bytes or text are not a [`Hash`](struct@Hash).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashParseError {
     /// Raw bytes of the wrong length.

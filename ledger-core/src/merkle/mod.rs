@@ -5,7 +5,7 @@
 //! reads those nodes through [`NodeSource`], so the same code serves the node's sled store and
 //! the offline auditor's [`MemoryTree`].
 //!
-//! - [`hash`]: the RFC 6962 leaf and interior hashes and the [`Hash`] newtype.
+//! - [`hash`]: the RFC 6962 leaf and interior hashes and the [`Hash`](struct@Hash) newtype.
 //! - [`store`]: [`Frontier`] (the append path: which nodes a new leaf creates) and
 //!   [`MemoryTree`] (a compact in-memory [`NodeSource`]).
 //! - [`proof`]: roots, inclusion and consistency proofs from a source, and their RFC 9162

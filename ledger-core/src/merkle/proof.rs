@@ -71,6 +71,8 @@ pub fn verify_inclusion(
     check_index(index, size)?;
     let expected = Descent::new(0, size.get(), index.get(), index.get() + 1).proof_len();
     check_len(expected, proof.len())?;
+    // The RFC's names: `fn_` ("fn") is the leaf's node index at the current level, `sn` the
+    // index of the last node of the tree at that level.
     let (mut fn_, mut sn) = (index.get(), size.get() - 1);
     let mut r = *leaf_hash;
     for p in proof {

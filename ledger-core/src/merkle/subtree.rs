@@ -1,7 +1,7 @@
 //! Subtrees and their proofs, from the Merkle Tree Certificates draft
 //! (draft-ietf-plants-merkle-tree-certs, sections 4.1 to 4.4), which C2SP tlog-witness uses to
 //! cosign subtrees. The ledger's own proofs are in [`super::proof`]; this module reuses the
-//! same walk ([`Descent`]) and node reads.
+//! same walk (`Descent`) and node reads.
 //!
 //! A subtree `[start, end)` is valid when `start <= end` and `start` is 0, equals `end`, or is a
 //! multiple of the smallest power of two at or above `end - start`. Its hash is
