@@ -538,6 +538,15 @@ where
     T::deserialize(d).map(Some)
 }
 
+/// Deserializes a required member whose value may be `null`.
+fn nullable<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
+}
+
 fn typed<T: DeserializeOwned>(body: Value) -> Result<T, DecodeError> {
     serde_json::from_value(body).map_err(|e| classify(&e).under("/body"))
 }
@@ -581,6 +590,9 @@ struct Header {
     v: u64,
     contract: ContractId,
     seq: Int,
+    // Required, though it may be `null`: without `deserialize_with`, serde would take a
+    // missing `prev` as `None`, and that payload would re-encode to other bytes.
+    #[serde(deserialize_with = "nullable")]
     prev: Option<EventId>,
     kind: String,
     author: KeyId,

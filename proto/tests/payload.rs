@@ -293,3 +293,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_missing_header_member_is_refused_even_prev() {
+    for member in [
+        "v", "contract", "seq", "prev", "kind", "author", "at", "body",
+    ] {
+        let mut value = valid("claim.verified");
+        value.as_object_mut().expect("object").remove(member);
+        let err = Payload::decode(&jcs::encode(&value)).expect_err(member);
+        assert_eq!(err.kind(), DecodeErrorKind::Malformed, "{member}: {err}");
+    }
+}
