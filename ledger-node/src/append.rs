@@ -679,3 +679,160 @@ fn readmit(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::service::{NoObserver, Node};
+    use crate::testkit::{self, ContractKit};
+
+    /// The store, with each flush announced and then held until the test releases it.
+    struct GatedStore {
+        store: Store,
+        flushes: Arc<AtomicUsize>,
+        started: mpsc::UnboundedSender<usize>,
+        release: Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Durable for GatedStore {
+        fn commit(&self, group: &CommitGroup) -> Result<(), StoreError> {
+            self.store.commit(group)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            let number = self.flushes.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = self.started.send(number);
+            let release = self.release.lock().unwrap_or_else(|p| p.into_inner());
+            release
+                .recv()
+                .map_err(|_| StoreError::Storage("test released no flush".into()))?;
+            self.store.flush()
+        }
+    }
+
+    /// Yields until `condition` holds; panics past a 30-second deadline (no sleeping).
+    async fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !condition() {
+            assert!(std::time::Instant::now() < deadline, "condition not reached in 30 s");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledges_only_after_the_flush_and_groups_queued_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let (started, mut flush_started) = mpsc::unbounded_channel();
+        let (release, release_receiver) = std::sync::mpsc::channel();
+        let gate = Mutex::new(release_receiver);
+        let counter = Arc::clone(&flushes);
+        let wrap = move |store| GatedStore {
+            store,
+            flushes: counter,
+            started,
+            release: gate,
+        };
+        let config = testkit::config(dir.path(), 3_600_000);
+        let node: Node = crate::open::open(&config, Arc::new(NoObserver), wrap)
+            .await
+            .unwrap();
+
+        let mut kits: Vec<ContractKit> = ["g-a", "g-b", "g-c", "g-d"]
+            .into_iter()
+            .map(ContractKit::new)
+            .collect();
+        let envelopes: Vec<Vec<u8>> = kits.iter_mut().map(ContractKit::registration).collect();
+        let first = tokio::spawn({
+            let node = node.clone();
+            let envelope = envelopes[0].clone();
+            async move { node.append(vec![envelope]).await }
+        });
+        assert_eq!(flush_started.recv().await, Some(1));
+        // The flush is held: no answer yet, and readers do not see the event.
+        assert!(!first.is_finished());
+        assert_eq!(
+            (node.info().log_size, node.log(0, 10).unwrap().len()),
+            (0, 0)
+        );
+
+        let queued: Vec<_> = envelopes[1..]
+            .iter()
+            .map(|envelope| {
+                let (node, envelope) = (node.clone(), envelope.clone());
+                tokio::spawn(async move { node.append(vec![envelope]).await })
+            })
+            .collect();
+        wait_until(|| node.queued() == 3).await;
+        release.send(()).unwrap();
+        assert_eq!(
+            first.await.unwrap()[0].as_ref().map(|a| a.index).ok(),
+            Some(0)
+        );
+        // The three queued appends form one group: one more flush for all of them.
+        assert_eq!(flush_started.recv().await, Some(2));
+        release.send(()).unwrap();
+        let mut indexes = Vec::new();
+        for task in queued {
+            indexes.push(task.await.unwrap()[0].as_ref().map(|a| a.index).unwrap());
+        }
+        indexes.sort_unstable();
+        assert_eq!(indexes, [1, 2, 3]);
+        assert_eq!(flushes.load(Ordering::SeqCst), 2);
+        assert_eq!(node.log(0, 10).unwrap().len(), 4);
+        // Shutdown writes the last checkpoint (size 4) with one more flush.
+        release.send(()).unwrap();
+        node.shutdown().await;
+        assert_eq!(flushes.load(Ordering::SeqCst), 3);
+        assert_eq!(node.latest_checkpoint().map(|c| c.size), Some(4));
+    }
+
+    #[test]
+    fn a_killed_node_replays_the_log_past_its_projection_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("replay");
+        let config = testkit::config(dir.path(), 3_600_000);
+        let runtime = || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let first = runtime();
+        let (node, root, state) = first.block_on(async {
+            let node = Node::open(&config, Arc::new(NoObserver)).await.unwrap();
+            // The first group is checkpointed (and its projection stored) at once; the next
+            // ones wait for the interval, an hour away.
+            assert!(node.append(vec![kit.registration()]).await[0].is_ok());
+            assert!(node
+                .append(vec![kit.claim(1), kit.claim(2)])
+                .await
+                .iter()
+                .all(Result::is_ok));
+            let (root, state) = (node.info().root, node.contract(kit.id()).unwrap());
+            (node, root, state)
+        });
+        // The runtime goes first, cancelling the writer as SIGKILL would: no last checkpoint.
+        drop(first);
+        drop(node);
+        let opened = crate::store::schema::open_checked(dir.path()).unwrap();
+        assert_eq!((opened.size, opened.projection_position), (3, 1));
+        drop(opened);
+        runtime().block_on(async {
+            let node = Node::open(&config, Arc::new(NoObserver)).await.unwrap();
+            assert_eq!(node.info().root, root);
+            assert_eq!(node.contract(kit.id()).unwrap(), state);
+            assert_eq!(
+                node.append(vec![kit.claim(3)]).await[0]
+                    .as_ref()
+                    .map(|a| a.seq)
+                    .ok(),
+                Some(3)
+            );
+            node.shutdown().await;
+        });
+    }
+}

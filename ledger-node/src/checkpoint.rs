@@ -33,9 +33,10 @@ impl CheckpointPolicy {
         }
     }
 
-    /// Whether a log of `size` events has no checkpoint at its size yet.
+    /// Whether a log of `size` events has grown past its last checkpoint (an empty log needs
+    /// none).
     pub fn behind(&self, size: u64) -> bool {
-        self.last_size != Some(size)
+        size > self.last_size.unwrap_or(0)
     }
 
     /// When a checkpoint of a log of `size` events becomes due: `None` if none is needed.
@@ -51,7 +52,7 @@ impl CheckpointPolicy {
 
     /// Whether a checkpoint of a log of `size` events is due at `now`.
     pub fn due(&self, size: u64, now: Instant) -> bool {
-        self.deadline(size).is_some_and(|deadline| now >= deadline)
+        self.behind(size) && self.last_signed_at.is_none_or(|at| now >= at + self.interval)
     }
 
     /// Records a checkpoint of `size` signed at `now`.
@@ -111,6 +112,7 @@ mod tests {
         let mut policy = CheckpointPolicy::new(interval, Some(0));
         assert!(!policy.behind(0));
         assert_eq!(policy.deadline(0), None);
+        assert_eq!(CheckpointPolicy::new(interval, None).deadline(0), None);
         let start = Instant::now();
         // Nothing signed in this process yet: due at once.
         assert!(policy.due(3, start));

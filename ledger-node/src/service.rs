@@ -400,6 +400,12 @@ impl Node {
         }
     }
 
+    /// Requests waiting for the writer (test support).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.inner.sender.max_capacity() - self.inner.sender.capacity()
+    }
+
     /// Appends envelopes (JSON bytes each), each judged on its own and in order. Returns after
     /// the commit group holding them is flushed to disk: an `Ok` is durable.
     pub async fn append(&self, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appended, AppendError>> {

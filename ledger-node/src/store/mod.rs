@@ -532,6 +532,15 @@ impl Store {
         self.flush()
     }
 
+    /// Overwrites a log entry (test support for rebuild cases).
+    #[cfg(test)]
+    pub(crate) fn put_log_for_test(&self, index: u64, envelope: &[u8]) -> Result<(), StoreError> {
+        self.log
+            .insert(keys::u64_bytes(index), envelope)
+            .map_err(storage)?;
+        self.flush()
+    }
+
     /// Overwrites a meta entry (test support for tail-check cases).
     #[cfg(test)]
     pub(crate) fn put_meta_for_test(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
