@@ -1,10 +1,12 @@
 //! Signature checking throughput on 4096 valid signatures (DSSE PAE messages of ~300 bytes, 16
 //! distinct keys, keys decoded ahead as a long-lived node would have them).
 //!
-//! Compares raw ed25519-dalek `verify_batch` (batches of 64 and 256, 1 and 2 threads) and
-//! `verify_strict` (1 and 2 threads) with `ledger_core::signing`'s two exact methods, and after
-//! criterion's output prints each median as a ratio to the faster raw 2-thread `verify_batch`
-//! of this same run. Run: `cargo bench -p ledger-core --bench verify` (about a minute).
+//! Compares raw ed25519-dalek `verify_batch` (batches of 64 and 256, 1 and 2 threads; not
+//! exact, see `ledger_core::signing`) and `verify_strict` (1 and 2 threads) with
+//! `verify_all` and `verify_all_parallel(2)`, plus the batch and individual methods on 128 and
+//! 512 signatures (where batching starts to pay). After criterion's output it prints each median
+//! per signature and its ratio to the faster raw 2-thread `verify_batch` of this same run.
+//! Run: `cargo bench -p ledger-core --bench verify` (about a minute).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,7 +20,7 @@ const SIGNATURES: usize = 4096;
 const KEYS: usize = 16;
 const PAYLOAD_TYPE: &str = "application/vnd.outcome-ledger.event.v1+json";
 
-/// Median seconds per iteration of each benchmark, from the samples criterion took.
+/// Seconds per signature of each benchmark, one entry per sample criterion took.
 static SAMPLES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
 
 struct Corpus {
@@ -115,6 +117,11 @@ fn timed(
     name: &str,
     work: impl Fn() -> bool,
 ) {
+    let signatures = name
+        .split('/')
+        .next()
+        .and_then(|size| size.parse::<f64>().ok())
+        .unwrap_or(SIGNATURES as f64);
     assert!(work(), "{name}: every signature in the corpus is valid");
     group.bench_function(name, |bencher| {
         bencher.iter_custom(|iterations| {
@@ -123,12 +130,12 @@ fn timed(
                 std::hint::black_box(work());
             }
             let elapsed = start.elapsed();
-            let per_iteration = elapsed.as_secs_f64() / iterations.max(1) as f64;
+            let per_signature = elapsed.as_secs_f64() / iterations.max(1) as f64 / signatures;
             if let Ok(mut samples) = SAMPLES.lock() {
                 samples
                     .entry(name.to_owned())
                     .or_default()
-                    .push(per_iteration);
+                    .push(per_signature);
             }
             elapsed
         })
@@ -168,15 +175,19 @@ fn benches(criterion: &mut Criterion, corpus: &Corpus) {
     timed(&mut group, "verify_all_parallel/2t", || {
         with_cache(&|c| c.verify_all_parallel(&checks, 2))
     });
-    for (label, method) in [("batch", Method::Batch), ("individual", Method::Individual)] {
-        timed(&mut group, &format!("method_{label}/1t"), || {
-            with_cache(&|c| c.verify_all_with(&checks, method))
-        });
-        timed(&mut group, &format!("method_{label}/2t"), || {
-            with_cache(&|c| c.verify_all_parallel_with(&checks, 2, method))
-        });
-    }
     group.finish();
+    // Small inputs: where the batch's fixed cost stops paying (BATCH_SIGNATURES_MIN).
+    for size in [128, 512] {
+        let mut group = criterion.benchmark_group(format!("verify_{size}"));
+        group.throughput(Throughput::Elements(size as u64));
+        let checks = &checks[..size];
+        for (label, method) in [("batch", Method::Batch), ("individual", Method::Individual)] {
+            timed(&mut group, &format!("{size}/method_{label}/1t"), || {
+                with_cache(&|c| c.verify_all_with(checks, method))
+            });
+        }
+        group.finish();
+    }
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -199,17 +210,18 @@ fn print_summary() {
         return;
     };
     println!(
-        "\nsummary: {SIGNATURES} signatures, {KEYS} keys; ratio = time / time of {baseline_name}"
+        "\nsummary: medians per signature ({KEYS} keys, ~300-byte messages); \
+         ratio = time / time of {baseline_name} (same run)"
     );
     println!(
-        "{:<30} {:>10} {:>12} {:>7}",
-        "benchmark", "ms", "sigs/s", "ratio"
+        "{:<34} {:>9} {:>11} {:>7}",
+        "benchmark", "us/sig", "sigs/s", "ratio"
     );
     for (name, time) in &medians {
         println!(
-            "{name:<30} {:>10.2} {:>12.0} {:>7.2}",
-            time * 1e3,
-            SIGNATURES as f64 / time,
+            "{name:<34} {:>9.2} {:>11.0} {:>7.2}",
+            time * 1e6,
+            1.0 / time,
             time / baseline_time
         );
     }
@@ -220,7 +232,7 @@ fn main() {
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
+        .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     benches(&mut criterion, &corpus);
     criterion.final_summary();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{batch, curve, strict, verify_one, Method, SigCheck, THREADS_MAX};
+use super::{batch, strict, verify_one, Method, SigCheck, BATCH_SIGNATURES_MIN, THREADS_MAX};
 
 /// What one public key allows.
 #[derive(Clone, Copy, Debug)]
@@ -26,7 +26,7 @@ impl KeyClass {
             return KeyClass::Undecodable;
         };
         let point = key.to_edwards();
-        if !point.is_small_order() && curve::is_torsion_free(&point) {
+        if !point.is_small_order() && point.is_torsion_free() {
             KeyClass::Batchable(key)
         } else {
             KeyClass::Individual(key)
@@ -69,10 +69,10 @@ impl KeyCache {
         self.verify_individually(check)
     }
 
-    /// Checks every signature with [`Method::FASTEST`]: one verdict per check, in order, each
+    /// Checks every signature with [`Method::Auto`]: one verdict per check, in order, each
     /// equal to ed25519-dalek `verify_strict`'s.
     pub fn verify_all(&mut self, checks: &[SigCheck<'_>]) -> Vec<bool> {
-        self.verify_all_with(checks, Method::FASTEST)
+        self.verify_all_with(checks, Method::Auto)
     }
 
     /// Checks every signature with the given method (both give the same verdicts).
@@ -84,7 +84,7 @@ impl KeyCache {
     /// Like [`KeyCache::verify_all`], split over `threads` threads (clamped to
     /// 1..=[`THREADS_MAX`]).
     pub fn verify_all_parallel(&mut self, checks: &[SigCheck<'_>], threads: usize) -> Vec<bool> {
-        self.verify_all_parallel_with(checks, threads, Method::FASTEST)
+        self.verify_all_parallel_with(checks, threads, Method::Auto)
     }
 
     /// Like [`KeyCache::verify_all_with`], split over `threads` threads (clamped to
@@ -147,7 +147,8 @@ impl KeyCache {
                 .iter()
                 .map(|check| self.verify_individually(check))
                 .collect(),
-            Method::Batch => batch::verify_chunked(self, checks),
+            Method::Batch => batch::verify_chunked(self, checks, 1),
+            Method::Auto => batch::verify_chunked(self, checks, BATCH_SIGNATURES_MIN),
         }
     }
 

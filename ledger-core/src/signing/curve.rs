@@ -1,8 +1,7 @@
 //! Point checks the batch path relies on, written with curve25519-dalek's public API only.
 
 use curve25519_dalek::edwards::EdwardsPoint;
-use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::IsIdentity;
+use curve25519_dalek::traits::{Identity, IsIdentity};
 
 /// The field modulus p = 2^255 - 19, little-endian.
 const FIELD_MODULUS: [u8; 32] = [
@@ -37,17 +36,45 @@ pub(super) fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
     y_reduced && !(sign_set && (y == Y_ONE || y == Y_MINUS_ONE))
 }
 
-/// Whether `point` lies in the prime-order subgroup: `[l]P` is the identity.
+/// Number of subset sums in [`all_torsion_free`]: one per bit of a membership mask.
+const SUBSET_SUMS: usize = 128;
+
+/// Points per table of precomputed subset sums (2^5 entries): each point then costs about
+/// (32 + 128) / 5 = 32 point additions.
+const TABLE_POINTS: usize = 5;
+
+/// Whether every point lies in the prime-order subgroup, tested on 128 subset sums: sum `j`
+/// holds the points whose membership mask has bit `j` set.
 ///
-/// Computed as `[l - 1]P + P` with the variable-time double-base multiplication: a `Scalar`
-/// cannot hold `l` itself, and the multiplication uses the integer value of `l - 1` whatever
-/// the order of `P`. This is about twice as fast as curve25519-dalek's constant-time
-/// `is_torsion_free`, and nothing here is secret.
-pub(super) fn is_torsion_free(point: &EdwardsPoint) -> bool {
-    let l_minus_one = -Scalar::ONE;
-    let multiple =
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&l_minus_one, point, &Scalar::ZERO);
-    (multiple + point).is_identity()
+/// The torsion component is a homomorphism onto a group of order 8, so if some point has a
+/// nonzero one, each sum whose mask bits are uniformly random has a torsion component with
+/// probability at least 1/2: with hashed masks all 128 sums are torsion-free with probability
+/// at most 2^-128. Torsion-free points always pass. This costs 128 torsion checks (one scalar
+/// multiplication each) plus about 32 additions per point, instead of one scalar multiplication
+/// per point.
+pub(super) fn all_torsion_free(points: &[EdwardsPoint], memberships: &[u128]) -> bool {
+    assert_eq!(points.len(), memberships.len(), "one mask per point");
+    let mut sums = vec![EdwardsPoint::identity(); SUBSET_SUMS];
+    let mut table = [EdwardsPoint::identity(); 1 << TABLE_POINTS];
+    for (block, masks) in points
+        .chunks(TABLE_POINTS)
+        .zip(memberships.chunks(TABLE_POINTS))
+    {
+        for subset in 1..(1usize << block.len()) {
+            let lowest = subset.trailing_zeros() as usize;
+            table[subset] = table[subset & (subset - 1)] + block[lowest];
+        }
+        for (bit, sum) in sums.iter_mut().enumerate() {
+            let subset = masks.iter().enumerate().fold(0usize, |subset, (t, mask)| {
+                subset | (usize::from((mask >> bit) & 1 == 1) << t)
+            });
+            if subset != 0 {
+                *sum += table[subset];
+            }
+        }
+    }
+    sums.iter()
+        .all(|sum| sum.is_identity() || sum.is_torsion_free())
 }
 
 #[cfg(test)]
@@ -55,6 +82,7 @@ mod tests {
     use super::*;
     use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
     use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
 
     fn round_trips(bytes: [u8; 32]) -> Option<bool> {
         CompressedEdwardsY(bytes)
@@ -86,15 +114,39 @@ mod tests {
         assert!(tried >= 8, "only {tried} decodable encodings tried");
     }
 
+    /// Seeded masks: the same every run.
+    fn masks(count: usize, seed: u64) -> Vec<u128> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..count).map(|_| rng.gen()).collect()
+    }
+
     #[test]
-    fn torsion_check_matches_dalek_on_every_torsion_mixture() {
-        let prime_order = ED25519_BASEPOINT_POINT * Scalar::from(12_345u64);
-        for torsion in EIGHT_TORSION {
-            let mixed = prime_order + torsion;
-            assert_eq!(is_torsion_free(&mixed), mixed.is_torsion_free());
-            assert_eq!(is_torsion_free(&torsion), torsion.is_torsion_free());
+    fn subset_sums_pass_torsion_free_points_and_catch_any_torsion_component() {
+        let points: Vec<EdwardsPoint> = (1..=24u64)
+            .map(|i| ED25519_BASEPOINT_POINT * Scalar::from(i * 7_919))
+            .collect();
+        for len in [1, 2, 5, 6, 24] {
+            assert!(all_torsion_free(&points[..len], &masks(len, 1)));
         }
-        assert!(is_torsion_free(&prime_order));
+        for (t, torsion) in EIGHT_TORSION.iter().enumerate().skip(1) {
+            for position in [0, 4, 5, 22] {
+                let mut mixed = points.clone();
+                mixed[position] += torsion;
+                let seed = (t * 100 + position) as u64;
+                assert!(!all_torsion_free(&mixed, &masks(mixed.len(), seed)));
+                // T and -T in two points: a plain sum of all points would cancel them.
+                mixed[position ^ 1] -= torsion;
+                assert!(!all_torsion_free(&mixed, &masks(mixed.len(), seed)));
+            }
+        }
+        // With masks that leave the bad point out of every sum, nothing is caught: the masks
+        // carry the soundness.
+        let mut mixed = points.clone();
+        mixed[3] += EIGHT_TORSION[4];
+        let mut blind = masks(mixed.len(), 9);
+        blind[3] = 0;
+        assert!(all_torsion_free(&mixed, &blind));
     }
 
     /// Every `A` and `R` of the CCTV edge-case file (testdata/cctv-ed25519/ed25519vectors.json,
@@ -120,11 +172,9 @@ mod tests {
                 decodable += 1;
                 let round_trip = point.compress().to_bytes() == bytes;
                 assert_eq!(is_canonical_encoding(&bytes), round_trip, "{hex_point}");
-                assert_eq!(
-                    is_torsion_free(&point),
-                    point.is_torsion_free(),
-                    "{hex_point}"
-                );
+                // Alone, a point passes the subset-sum test exactly when it is torsion-free.
+                let alone = all_torsion_free(&[point], &[u128::MAX]);
+                assert_eq!(alone, point.is_torsion_free(), "{hex_point}");
             }
         }
         assert_eq!(vectors.len(), 914);

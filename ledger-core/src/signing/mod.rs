@@ -6,21 +6,25 @@
 //! for each check, exactly the verdict `verify_strict` gives. Nothing here does IO, reads the
 //! clock or draws randomness: the batch coefficients are derived from the inputs.
 //!
-//! # Why the batch path needs per-signature work
+//! # Why the batch path needs more than `verify_batch`
 //!
 //! `ed25519_dalek::verify_batch` checks one random linear combination of the cofactorless
 //! equations. When `R` or `A` has a small-order *component* (mixed order), the torsion parts of
 //! that combination can cancel or be killed by the coefficients modulo 8, so a batch could accept
-//! what `verify_strict` rejects. The batch path therefore only takes a signature whose key is
-//! torsion-free and not of small order (checked once per key, see [`KeyCache`]) and whose `R` is
-//! canonically encoded, torsion-free and not the identity. Then every term lies in the prime-order
-//! subgroup, and the combination vanishes only if every equation holds (except with probability
-//! about 2^-128 per batch, the usual batch-verification bound). Every other signature, and every
-//! signature of a batch that fails, is checked on its own with `verify_strict`.
+//! what `verify_strict` rejects (`tests/signing_adversarial.rs` builds such signatures). The
+//! batch path here therefore only takes a signature whose key is torsion-free and not of small
+//! order (checked once per key, see [`KeyCache`]) and whose `R` is canonically encoded and not
+//! the identity, and it proves every such `R` torsion-free before the combination is trusted:
+//! checking each `R` alone costs a scalar multiplication (as much as most of a `verify_strict`),
+//! so it checks 128 hashed subset sums of them instead (one scalar multiplication per sum, a few
+//! point additions per signature). Every other signature, and every signature of a chunk that
+//! fails, is checked on its own with `verify_strict`. Apart from the usual batch bound (a forged
+//! chunk passes with probability about 2^-128) the verdicts are `verify_strict`'s.
 //!
-//! The torsion check on `R` costs about one scalar multiplication, so the exact batch path is not
-//! cheaper than verifying one by one; [`Method::FASTEST`] records which one measured faster
-//! (see `benches/verify.rs`), and [`verify_all`] uses it.
+//! The fixed cost of a chunk (128 scalar multiplications) pays off from a few hundred signatures
+//! on: [`Method::Auto`], which [`verify_all`] uses, batches chunks of at least
+//! [`BATCH_SIGNATURES_MIN`] signatures and verifies smaller ones one by one, as measured by
+//! `benches/verify.rs`.
 
 mod batch;
 mod cache;
@@ -42,25 +46,28 @@ pub struct SigCheck<'a> {
     pub signature: &'a [u8; 64],
 }
 
-/// How a sequence of checks is carried out. Both methods give identical verdicts.
+/// How a sequence of checks is carried out. All methods give identical verdicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// `verify_strict` on each signature.
     Individual,
-    /// Structural checks per signature, then one multiscalar equation per chunk of
-    /// [`BATCH_CHUNK_SIGNATURES_MAX`] signatures, falling back to `verify_strict` per signature
-    /// for those the batch may not take and for a chunk whose equation fails.
+    /// Structural checks per signature, then one batch check per chunk of at most
+    /// [`BATCH_CHUNK_SIGNATURES_MAX`] signatures (see the module docs), falling back to
+    /// `verify_strict` per signature for those the batch may not take and for a chunk whose
+    /// check fails. Slower than [`Method::Individual`] on small chunks.
     Batch,
+    /// [`Method::Batch`] for chunks with at least [`BATCH_SIGNATURES_MIN`] signatures the batch
+    /// may take, [`Method::Individual`] for smaller ones: the faster of the two as measured.
+    Auto,
 }
 
-impl Method {
-    /// The method that measured faster on realistic input (4096 signatures, ~300-byte messages,
-    /// 16 keys); see BENCHMARKS.md and `benches/verify.rs`.
-    pub const FASTEST: Method = Method::Individual;
-}
+/// Largest number of signatures checked together; larger inputs are split into chunks of
+/// near-equal length. A failed chunk costs one `verify_strict` per signature on top.
+pub const BATCH_CHUNK_SIGNATURES_MAX: usize = 2048;
 
-/// Largest number of signatures combined into one batch equation.
-pub const BATCH_CHUNK_SIGNATURES_MAX: usize = 64;
+/// Fewest signatures [`Method::Auto`] checks together: below this the fixed cost of a batch
+/// (128 scalar multiplications) outweighs what it saves.
+pub const BATCH_SIGNATURES_MIN: usize = 256;
 
 /// Largest number of threads [`verify_all_parallel`] starts.
 pub const THREADS_MAX: usize = 64;
@@ -74,7 +81,7 @@ pub fn verify_one(check: &SigCheck<'_>) -> bool {
     }
 }
 
-/// Checks every signature (one verdict per check, in order) with [`Method::FASTEST`], using a
+/// Checks every signature (one verdict per check, in order) with [`Method::Auto`], using a
 /// key cache that lives for this call only. Callers that see the same keys again should keep a
 /// [`KeyCache`] and call [`KeyCache::verify_all`].
 pub fn verify_all(checks: &[SigCheck<'_>]) -> Vec<bool> {
