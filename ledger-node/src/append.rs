@@ -716,7 +716,10 @@ mod tests {
     async fn wait_until(mut condition: impl FnMut() -> bool) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while !condition() {
-            assert!(std::time::Instant::now() < deadline, "condition not reached in 30 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "condition not reached in 30 s"
+            );
             tokio::task::yield_now().await;
         }
     }

@@ -52,7 +52,10 @@ impl CheckpointPolicy {
 
     /// Whether a checkpoint of a log of `size` events is due at `now`.
     pub fn due(&self, size: u64, now: Instant) -> bool {
-        self.behind(size) && self.last_signed_at.is_none_or(|at| now >= at + self.interval)
+        self.behind(size)
+            && self
+                .last_signed_at
+                .is_none_or(|at| now >= at + self.interval)
     }
 
     /// Records a checkpoint of `size` signed at `now`.
