@@ -212,3 +212,33 @@ fn the_naive_batch_accepts_some_forgeries() {
         );
     }
 }
+
+/// Inputs large enough for `Method::Auto` (and so `verify_all`) to batch, and larger than one
+/// chunk: all valid, then with forged signatures of each order spread over the chunks.
+#[test]
+fn large_inputs_stay_exact_across_chunks() {
+    let valid = valid_cases(2100, 16);
+    let all: Vec<&Case> = valid.iter().collect();
+    assert_all_agree(&all, &vec![true; all.len()]);
+    let forged: Vec<Case> = (0..3)
+        .map(|t| {
+            let secret = [u8::try_from(t).unwrap_or(0) + 40; 32];
+            forge(
+                &secret,
+                &[77; 32],
+                &small_order_point(t * 3),
+                b"forged in a crowd",
+            )
+        })
+        .collect();
+    let mut mixed = all.clone();
+    for (n, case) in forged.iter().enumerate() {
+        mixed.insert(n * 900 + 17, case);
+    }
+    let expected: Vec<bool> = mixed
+        .iter()
+        .map(|c| !forged.iter().any(|f| std::ptr::eq(*c, f)))
+        .collect();
+    assert_eq!(expected.iter().filter(|v| !**v).count(), 3);
+    assert_all_agree(&mixed, &expected);
+}
