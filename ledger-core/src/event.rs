@@ -13,6 +13,7 @@ pub struct Event {
     envelope: Envelope,
     payload: Payload,
     id: EventId,
+    leaf: Vec<u8>,
 }
 
 impl Event {
@@ -44,10 +45,13 @@ impl Event {
     pub fn from_envelope(envelope: Envelope) -> Result<Self, Rejection> {
         let payload = Payload::decode(envelope.payload()).map_err(|e| e.under("/payload"))?;
         let id = EventId::of_payload(envelope.payload());
+        // Encoded once here, where decoding runs in parallel, not on the sequential apply path.
+        let leaf = envelope.to_jcs();
         Ok(Self {
             envelope,
             payload,
             id,
+            leaf,
         })
     }
 
@@ -91,8 +95,13 @@ impl Event {
         &self.payload.author
     }
 
-    /// The Merkle leaf data: the RFC 8785 bytes of the envelope.
+    /// The Merkle leaf data: the RFC 8785 bytes of the envelope (encoded once, at decoding).
+    pub fn leaf_bytes(&self) -> &[u8] {
+        &self.leaf
+    }
+
+    /// A copy of [`Event::leaf_bytes`].
     pub fn leaf(&self) -> Vec<u8> {
-        self.envelope.to_jcs()
+        self.leaf.clone()
     }
 }

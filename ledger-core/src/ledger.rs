@@ -151,6 +151,36 @@ impl Ledger {
         Event::decode(envelope_json)
     }
 
+    /// Decodes every envelope ([`Event::decode`]), on up to `threads` threads; one result per
+    /// envelope, in order.
+    pub fn decode_all(envelopes: &[&[u8]], threads: usize) -> Vec<Result<Event, Rejection>> {
+        let decode = |part: &[&[u8]]| part.iter().map(|b| Event::decode(b)).collect::<Vec<_>>();
+        let threads = threads.clamp(1, THREADS_MAX);
+        if threads == 1 || envelopes.len() < 2 * threads {
+            return decode(envelopes);
+        }
+        let chunk = envelopes.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = envelopes
+                .chunks(chunk)
+                .map(|part| {
+                    let spawned =
+                        std::thread::Builder::new().spawn_scoped(scope, move || decode(part));
+                    (part, spawned.ok())
+                })
+                .collect();
+            let mut out = Vec::with_capacity(envelopes.len());
+            for (part, handle) in parts {
+                // A thread that could not start, or panicked, leaves its part to this thread.
+                match handle.map(std::thread::ScopedJoinHandle::join) {
+                    Some(Ok(events)) => out.extend(events),
+                    _ => out.extend(decode(part)),
+                }
+            }
+            out
+        })
+    }
+
     /// Verdicts on every signature of `events` (one entry per event, in order), verified on up
     /// to `threads` threads. Keys resolve through the keys admitted so far and those the
     /// events themselves introduce.
@@ -208,8 +238,7 @@ impl Ledger {
         envelopes: &[&[u8]],
         threads: usize,
     ) -> Vec<Result<Admitted, Rejection>> {
-        let decoded: Vec<Result<Event, Rejection>> =
-            envelopes.iter().map(|bytes| Event::decode(bytes)).collect();
+        let decoded = Self::decode_all(envelopes, threads);
         let events: Vec<Event> = decoded
             .iter()
             .filter_map(|d| d.as_ref().ok())

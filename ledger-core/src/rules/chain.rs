@@ -1,26 +1,28 @@
 //! SPEC.md 6.1 "chain" and "closed": each event extends its contract's stream by one.
 
-use proto::Kind;
+use proto::payload::ContractRegistered;
+use proto::{Body, Kind};
 
 use crate::error::RuleViolation;
 use crate::event::Event;
 use crate::projection::ContractState;
 
-/// The first event of a contract: a `contract.registered` at seq 0 with `prev` null.
-pub(super) fn check_first(event: &Event) -> Result<(), RuleViolation> {
-    let registration = event.kind() == Kind::ContractRegistered;
-    match (registration, event.seq()) {
-        (true, 0) => {}
-        (true, seq) => return Err(RuleViolation::RegistrationNotAtZero { seq }),
-        (false, 0) => return Err(RuleViolation::FirstEventNotRegistration { kind: event.kind() }),
-        (false, _) => {
+/// The first event of a contract: a `contract.registered` at seq 0 with `prev` null. Its body.
+pub(super) fn check_first(event: &Event) -> Result<&ContractRegistered, RuleViolation> {
+    let body = match (event.body(), event.seq()) {
+        (Body::ContractRegistered(body), 0) => body,
+        (Body::ContractRegistered(_), seq) => {
+            return Err(RuleViolation::RegistrationNotAtZero { seq })
+        }
+        (_, 0) => return Err(RuleViolation::FirstEventNotRegistration { kind: event.kind() }),
+        (_, _) => {
             return Err(RuleViolation::UnknownContract {
                 contract: event.contract().clone(),
             })
         }
-    }
+    };
     match event.payload().prev {
-        None => Ok(()),
+        None => Ok(body),
         got => Err(RuleViolation::PrevMismatch {
             expected: None,
             got,

@@ -67,10 +67,7 @@ pub(crate) fn judge(
         "signature verdicts of another event"
     );
     let Some(state) = state else {
-        chain::check_first(event)?;
-        let Body::ContractRegistered(body) = event.body() else {
-            unreachable!("check_first admits registrations only");
-        };
+        let body = chain::check_first(event)?;
         signers::check_registration(event, body, signatures)?;
         check_registration(body)?;
         return Ok(Judgement::Register);
