@@ -160,3 +160,14 @@ fn dsse_envelope_signature_verifies_over_the_pae() {
     other_type.label = "payload type changed".into();
     assert_all_agree(&[&case, &other_type], &[true, false]);
 }
+
+/// SPEC.md section 2: the key id is the SHA-256 of the raw key. Expected value computed with
+/// Python's hashlib over the RFC 8032 TEST 1 public key.
+#[test]
+fn key_id_is_sha256_of_the_raw_key() {
+    let (_, case) = vectors().into_iter().next().expect("TEST 1");
+    assert_eq!(
+        signing::key_id(&case.public_key).to_hex(),
+        "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
+    );
+}
