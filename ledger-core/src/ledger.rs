@@ -83,6 +83,18 @@ pub struct Ledger {
     cache: Mutex<Option<KeyCache>>,
 }
 
+impl Clone for Ledger {
+    /// The same contracts, keys and size, with an empty key cache (it only saves decoding).
+    fn clone(&self) -> Self {
+        Self {
+            contracts: self.contracts.clone(),
+            keys: self.keys.clone(),
+            size: self.size,
+            cache: Mutex::new(None),
+        }
+    }
+}
+
 impl Ledger {
     /// An empty ledger.
     pub fn new() -> Self {

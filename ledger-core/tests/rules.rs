@@ -1361,3 +1361,24 @@ fn keys_from_fixed_seeds_are_distinct() {
     assert_eq!(ids.len(), 8);
     let _unused: SigningKey = Who::Fresh(9).key();
 }
+
+#[test]
+fn a_clone_is_judged_like_the_original() {
+    let (s, c) = claimed(3);
+    let mut original = given(&s.envelopes);
+    let mut copy = original.clone();
+    let next = s.draft(Who::Verifier, verify(c, 2)).seal();
+    let a = original
+        .append_batch(&[next.as_slice()], 1)
+        .remove(0)
+        .expect("admitted");
+    let b = copy
+        .append_batch(&[next.as_slice()], 1)
+        .remove(0)
+        .expect("admitted");
+    assert_eq!(a, b);
+    assert_eq!(
+        original.contract(&text(CONTRACT)),
+        copy.contract(&text(CONTRACT))
+    );
+}
