@@ -240,10 +240,16 @@ impl Config {
                 settings.payload_bytes_max,
                 PAYLOAD_BYTES_MAX_DEFAULT,
             )?,
+            // The default page is never larger than a configured maximum page.
             page_size_default: positive(
                 "page_size_default",
                 settings.page_size_default,
-                PAGE_SIZE_DEFAULT_DEFAULT,
+                PAGE_SIZE_DEFAULT_DEFAULT.min(
+                    settings
+                        .page_size_max
+                        .unwrap_or(PAGE_SIZE_MAX_DEFAULT)
+                        .max(1),
+                ),
             )?,
             page_size_max: positive(
                 "page_size_max",
@@ -381,6 +387,16 @@ mod tests {
         assert_eq!(config.limits().page_size_max(), 50);
         assert_eq!(config.limits().page_size_default(), 20);
         assert_eq!(config.data_dir(), Path::new("/d"));
+    }
+
+    #[test]
+    fn a_small_page_size_max_lowers_the_default_page() {
+        let small = Settings {
+            page_size_max: Some(5),
+            ..Settings::default()
+        };
+        let limits = Config::resolve(small).unwrap().limits();
+        assert_eq!((limits.page_size_default(), limits.page_size_max()), (5, 5));
     }
 
     #[test]
