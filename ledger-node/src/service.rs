@@ -444,14 +444,14 @@ impl Node {
         }
     }
 
-    /// Up to `limit` (at most the configured `page_size_max`) events in global order from
+    /// Up to `limit` (at most the configured `page_size_max` + 1) events in global order from
     /// index `from`.
     ///
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
     pub fn log(&self, from: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let size = self.inner.view.get().size;
-        let limit = limit.min(self.inner.limits.page_size_max());
+        let limit = limit.min(self.page_limit());
         let entries = self.inner.store.log_range(from, size, limit)?;
         entries
             .into_iter()
@@ -484,7 +484,7 @@ impl Node {
             .map(|state| (**state).clone())
     }
 
-    /// Up to `limit` (at most `page_size_max`) events of a contract's stream from `from_seq`.
+    /// Up to `limit` (at most `page_size_max` + 1) events of a contract's stream from `from_seq`.
     ///
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
@@ -495,7 +495,7 @@ impl Node {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let size = self.inner.view.get().size;
-        let limit = limit.min(self.inner.limits.page_size_max());
+        let limit = limit.min(self.page_limit());
         let indexes = self.inner.store.stream_indexes(id, from_seq, limit, size)?;
         indexes
             .into_iter()
@@ -503,7 +503,7 @@ impl Node {
             .collect()
     }
 
-    /// Up to `limit` (at most `page_size_max`) events matching `filter`, in global order from
+    /// Up to `limit` (at most `page_size_max` + 1) events matching `filter`, in global order from
     /// index `cursor` (0 if `None`). A page also ends after examining `trail_scan_events_max`
     /// log entries; `next_cursor` then says where to resume (`None`: the log is exhausted).
     ///
@@ -516,7 +516,7 @@ impl Node {
         limit: usize,
     ) -> Result<TrailPage, StoreError> {
         let size = self.inner.view.get().size;
-        let limit = limit.min(self.inner.limits.page_size_max());
+        let limit = limit.min(self.page_limit());
         let scan_end = cursor
             .unwrap_or(0)
             .saturating_add(self.inner.limits.trail_scan_events_max() as u64)
@@ -598,6 +598,12 @@ impl Node {
         let source = self.inner.store.node_source();
         let proof = merkle::consistency_proof(&source, TreeSize::new(from), TreeSize::new(to));
         proof.map(hashes).map_err(prove_error)
+    }
+
+    /// The most a read returns: one past `page_size_max`, so a caller asking for one more
+    /// than its page learns whether a next page exists.
+    fn page_limit(&self) -> usize {
+        self.inner.limits.page_size_max().saturating_add(1)
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProofRequestError> {
