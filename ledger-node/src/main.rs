@@ -142,7 +142,7 @@ async fn stop_signal() {
 fn rebuild(config: &Config) -> anyhow::Result<()> {
     let report = ledger_node::rebuild::rebuild(config)?;
     println!(
-        "rebuilt {} events of {} contracts; root {}; {} old checkpoints kept, a new one signed at size {}",
+        "rebuilt {} events of {} contracts; root {}; {} old checkpoints kept; latest checkpoint at size {}",
         report.events,
         report.contracts,
         hex::encode(report.root),

@@ -88,7 +88,10 @@ fn rebuild_store(dir: &Path, signer: &CheckpointSigner) -> anyhow::Result<Rebuil
             .projections
             .push((state.id().clone(), serde_json::to_vec(state)?));
     }
-    group.checkpoint = Some((size, signer.sign(size, &root)?));
+    // As the node does, an empty log gets no checkpoint.
+    if size > 0 {
+        group.checkpoint = Some((size, signer.sign(size, &root)?));
+    }
     store.commit(&group)?;
     store.write_meta(size, &root, size)?;
     store.flush()?;
