@@ -142,12 +142,14 @@ async fn stop_signal() {
 fn rebuild(config: &Config) -> anyhow::Result<()> {
     let report = ledger_node::rebuild::rebuild(config)?;
     println!(
-        "rebuilt {} events of {} contracts; root {}; {} old checkpoints kept; latest checkpoint at size {}",
+        "rebuilt {} events of {} contracts; root {}; {} old checkpoints kept",
         report.events,
         report.contracts,
         hex::encode(report.root),
-        report.checkpoints_kept,
-        report.events
+        report.checkpoints_kept
     );
+    if report.events > 0 {
+        println!("signed a checkpoint at size {}", report.events);
+    }
     Ok(())
 }
