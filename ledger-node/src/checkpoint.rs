@@ -141,4 +141,39 @@ mod tests {
         assert_eq!(opened.text(), expected_body);
         assert_eq!(opened.verified().len(), 1);
     }
+
+    /// Yields until `condition` holds; panics past a 30-second deadline (no sleeping).
+    async fn wait_until(mut condition: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !condition() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "condition not reached in 30 s"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn growth_is_checkpointed_once_the_interval_passes_without_appends() {
+        use crate::service::{NoObserver, Node};
+        use crate::testkit::{self, ContractKit};
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("interval");
+        let node = Node::open(&testkit::config(dir.path(), 1_000), Arc::new(NoObserver))
+            .await
+            .unwrap();
+        let latest = |node: &Node| node.latest_checkpoint().map(|c| c.size);
+        assert!(node.append(vec![kit.registration()]).await[0].is_ok());
+        // Nothing was signed before: the first group is checkpointed at once.
+        assert_eq!(latest(&node), Some(1));
+        assert!(node.append(vec![kit.claim(1)]).await[0].is_ok());
+        assert_eq!(latest(&node), Some(1));
+        tokio::time::advance(Duration::from_millis(1_000)).await;
+        // No append comes; the writer wakes up for the checkpoint on its own.
+        wait_until(|| latest(&node) == Some(2)).await;
+        node.shutdown().await;
+    }
 }
