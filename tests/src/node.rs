@@ -211,7 +211,16 @@ fn read_address(stdout: impl Read + Send + 'static) -> Result<SocketAddr> {
     });
     let text = receiver
         .recv_timeout(START_TIMEOUT)
-        .map_err(|_| anyhow!("no `{READY_PREFIX}ADDR` line on stdout within {START_TIMEOUT:?}"))?;
+        .map_err(|error| match error {
+            mpsc::RecvTimeoutError::Timeout => {
+                anyhow!("no `{READY_PREFIX}ADDR` line on stdout within {START_TIMEOUT:?}")
+            }
+            mpsc::RecvTimeoutError::Disconnected => {
+                anyhow!(
+                    "ledger-node closed its stdout (exited) before printing `{READY_PREFIX}ADDR`"
+                )
+            }
+        })?;
     text.parse()
         .with_context(|| format!("reading the address in `{READY_PREFIX}{text}`"))
 }

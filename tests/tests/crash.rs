@@ -30,8 +30,9 @@ use rand::{Rng, SeedableRng};
 
 const CLIENTS: usize = 4;
 const CYCLES_DEFAULT: u64 = 20;
-/// Most acknowledgements between a restart and the next kill.
-const ACKS_BETWEEN_KILLS_MAX: u64 = 40;
+/// Most acknowledgements between a restart and the next kill (0 kills the node as soon as it
+/// listens again).
+const ACKS_BETWEEN_KILLS_MAX: u64 = 100;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// An acknowledged append.
@@ -156,7 +157,7 @@ fn kill_loop(
 ) -> Result<()> {
     for cycle in 0..cycles {
         let target =
-            shared.ack_count.load(Ordering::SeqCst) + rng.gen_range(1..=ACKS_BETWEEN_KILLS_MAX);
+            shared.ack_count.load(Ordering::SeqCst) + rng.gen_range(0..=ACKS_BETWEEN_KILLS_MAX);
         wait_until(
             WAIT,
             &format!("cycle {cycle}: {target} acknowledgements"),

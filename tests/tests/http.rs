@@ -632,7 +632,7 @@ fn a_batch_judges_each_envelope_on_its_own_in_order() -> Result<()> {
 
 #[test]
 fn routing_and_parameter_errors_are_problems() -> Result<()> {
-    let (_dir, _node, api) = start(&["--page-size-max", "50"])?;
+    let (_dir, _node, api) = start(&["--page-size-default", "20", "--page-size-max", "50"])?;
     let mut contract = Contract::new("routing")?;
     append(&api, &mut contract, Contract::registered)?;
     let not_found = [

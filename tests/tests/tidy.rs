@@ -7,7 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -27,7 +29,12 @@ fn no_ignored_or_should_panic_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    assert!(files.len() > 10, "tidy found only {} Rust files under {}", files.len(), root.display());
+    assert!(
+        files.len() > 10,
+        "tidy found only {} Rust files under {}",
+        files.len(),
+        root.display()
+    );
     // Built from parts so that this file does not match itself.
     let banned = [concat!("#[", "ignore"), concat!("#[", "should_panic")];
     let mut offenders = Vec::new();
@@ -39,5 +46,9 @@ fn no_ignored_or_should_panic_tests() {
             }
         }
     }
-    assert!(offenders.is_empty(), "banned test attributes:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "banned test attributes:\n{}",
+        offenders.join("\n")
+    );
 }
