@@ -75,7 +75,7 @@ impl KeyCache {
         self.verify_all_with(checks, Method::Auto)
     }
 
-    /// Checks every signature with the given method (both give the same verdicts).
+    /// Checks every signature with the given method (all methods give the same verdicts).
     pub fn verify_all_with(&mut self, checks: &[SigCheck<'_>], method: Method) -> Vec<bool> {
         self.admit(checks);
         self.run_to_vec(method, checks)
@@ -88,8 +88,8 @@ impl KeyCache {
     }
 
     /// Like [`KeyCache::verify_all_with`], split over `threads` threads (clamped to
-    /// 1..=[`THREADS_MAX`]) in contiguous runs. A thread that cannot be started leaves its run
-    /// to the calling thread.
+    /// 1..=[`THREADS_MAX`]) in contiguous runs, the first on the calling thread. A thread that
+    /// cannot be started leaves its run to the calling thread.
     pub fn verify_all_parallel_with(
         &mut self,
         checks: &[SigCheck<'_>],
@@ -100,26 +100,29 @@ impl KeyCache {
         let threads = threads.clamp(1, THREADS_MAX);
         let run_len = checks.len().div_ceil(threads).max(1);
         let cache = &*self;
-        let runs: Vec<Vec<bool>> = std::thread::scope(|scope| {
-            let started: Vec<_> = checks
-                .chunks(run_len)
+        let mut runs = checks.chunks(run_len);
+        let first = runs.next().unwrap_or_default();
+        let verdicts: Vec<Vec<bool>> = std::thread::scope(|scope| {
+            let started: Vec<_> = runs
                 .map(|run| {
                     let thread = std::thread::Builder::new()
                         .spawn_scoped(scope, move || cache.run_to_vec(method, run));
                     (run, thread)
                 })
                 .collect();
-            started
-                .into_iter()
-                .map(|(run, thread)| match thread {
+            // The calling thread takes the first run while the others work.
+            let mut verdicts = vec![cache.run_to_vec(method, first)];
+            for (run, thread) in started {
+                verdicts.push(match thread {
                     Ok(handle) => handle
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                     Err(_) => cache.run_to_vec(method, run),
-                })
-                .collect()
+                });
+            }
+            verdicts
         });
-        runs.concat()
+        verdicts.concat()
     }
 
     /// The class of a key, if held.
@@ -153,11 +156,49 @@ impl KeyCache {
     }
 
     /// `verify_strict` of one check, with the key from the cache when it is held.
-    pub(super) fn verify_individually(&self, check: &SigCheck<'_>) -> bool {
+    fn verify_individually(&self, check: &SigCheck<'_>) -> bool {
         match self.class(check.public_key) {
             Some(KeyClass::Undecodable) => false,
             Some(KeyClass::Individual(key) | KeyClass::Batchable(key)) => strict(key, check),
             None => verify_one(check),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_input_gives_no_verdicts_with_any_thread_count() {
+        let mut cache = KeyCache::new(4);
+        for method in [Method::Individual, Method::Batch, Method::Auto] {
+            assert!(cache.verify_all_with(&[], method).is_empty());
+            for threads in [0, 1, 2, THREADS_MAX + 1] {
+                assert!(cache
+                    .verify_all_parallel_with(&[], threads, method)
+                    .is_empty());
+            }
+        }
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn cache_never_holds_more_than_keys_max() {
+        let keys: Vec<[u8; 32]> = (0..10u8).map(|i| [i; 32]).collect();
+        let checks: Vec<SigCheck<'_>> = keys
+            .iter()
+            .map(|key| SigCheck {
+                public_key: key,
+                message: b"m",
+                signature: &[0; 64],
+            })
+            .collect();
+        let mut cache = KeyCache::new(3);
+        assert_eq!(cache.verify_all(&checks), vec![false; 10]);
+        assert!(cache.len() <= 3 && !cache.is_empty());
+        let mut none = KeyCache::new(0);
+        assert_eq!(none.verify_all(&checks), vec![false; 10]);
+        assert!(none.is_empty());
     }
 }
