@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
+use crate::replication::consumer::StreamRequest;
 use crate::sequencer::Local;
 use crate::service::{
     AppendError, Appended, Hash, Observer, Refusal, RefusalClass, SignedCheckpoint, StoreError,
@@ -46,6 +47,15 @@ pub(crate) enum Message {
     Append(Request),
     /// Finish what was queued before, write the last checkpoint, flush, then answer.
     Shutdown(oneshot::Sender<()>),
+    /// Apply already-sequenced messages of a replicated ledger's stream
+    /// ([`Writer::apply_stream`]).
+    Stream(StreamRequest),
+}
+
+/// A message that ends the gathering of a commit group.
+enum Tail {
+    Shutdown(oneshot::Sender<()>),
+    Stream(StreamRequest),
 }
 
 /// One append request.
@@ -146,7 +156,7 @@ impl<D: Durable> Writer<D> {
             let answer = AppendError::Unavailable(failure.clone());
             return envelopes.iter().map(|_| Err(answer.clone())).collect();
         }
-        let judged = self.judge(envelopes);
+        let judged = self.judge(envelopes, self.settings.payload_bytes_max);
         for result in &judged {
             if let Err(e) = result {
                 self.observer.refused(e.code());
@@ -183,14 +193,19 @@ impl<D: Durable> Writer<D> {
         }
     }
 
-    /// Receive and judge: decode, duplicates, signatures (batched, exact, parallel), rules.
-    pub(crate) fn judge(&mut self, envelopes: &[Vec<u8>]) -> Vec<Result<Judged, AppendError>> {
+    /// Receive and judge: decode, duplicates, signatures (batched, exact, parallel), rules;
+    /// envelopes over `payload_bytes_max` are refused.
+    pub(crate) fn judge(
+        &mut self,
+        envelopes: &[Vec<u8>],
+        payload_bytes_max: usize,
+    ) -> Vec<Result<Judged, AppendError>> {
         let mut results: Vec<Option<Result<Judged, AppendError>>> =
             Vec::with_capacity(envelopes.len());
         let mut events = Vec::new();
         let mut positions = Vec::new();
         for (position, bytes) in envelopes.iter().enumerate() {
-            match self.decode_new(bytes) {
+            match self.decode_new(bytes, payload_bytes_max) {
                 Ok(event) => {
                     positions.push(position);
                     events.push(event);
@@ -211,8 +226,7 @@ impl<D: Durable> Writer<D> {
     }
 
     /// Decodes an envelope and refuses it if it is too large or already stored.
-    fn decode_new(&self, bytes: &[u8]) -> Result<Event, AppendError> {
-        let limit = self.settings.payload_bytes_max;
+    fn decode_new(&self, bytes: &[u8], limit: usize) -> Result<Event, AppendError> {
         if bytes.len() > limit {
             let detail = format!(
                 "envelope of {} bytes is over the limit of {limit} bytes",
@@ -267,7 +281,10 @@ impl<D: Durable> Writer<D> {
     }
 
     /// Sequence: the ordering authority gives the admitted events their global indexes.
-    fn sequence(&mut self, accepted: &[&Judged]) -> Result<Vec<SequencedEvent>, StoreError> {
+    pub(crate) fn sequence(
+        &mut self,
+        accepted: &[&Judged],
+    ) -> Result<Vec<SequencedEvent>, StoreError> {
         let range = self
             .sequencer
             .assign(accepted.len() as u64)
@@ -297,6 +314,17 @@ impl<D: Durable> Writer<D> {
         events: Vec<SequencedEvent>,
         now: Instant,
     ) -> Result<(), StoreError> {
+        self.apply_group(events, CommitGroup::default(), now)
+    }
+
+    /// [`Writer::apply`], writing what `seed` holds besides (a replicated ledger's stream
+    /// position, refusals and subject sequences) in the same commit group.
+    pub(crate) fn apply_group(
+        &mut self,
+        events: Vec<SequencedEvent>,
+        seed: CommitGroup,
+        now: Instant,
+    ) -> Result<(), StoreError> {
         let mut frontier = self.frontier.clone();
         let mut nodes = Vec::new();
         for event in &events {
@@ -314,17 +342,18 @@ impl<D: Durable> Writer<D> {
         self.dirty.extend(touched.iter().cloned());
         let size = frontier.size().get();
         let root = *frontier.root().as_bytes();
+        let position = seed.stream_position;
         let mut group = CommitGroup {
             events,
             nodes,
             size,
             root,
-            ..CommitGroup::default()
+            ..seed
         };
         let checkpoint = self.due_checkpoint(&mut group, now);
         self.write(&group)?;
         self.frontier = frontier;
-        self.publish(size, root, &touched, checkpoint, now);
+        self.publish(size, root, &touched, checkpoint, now, position);
         Ok(())
     }
 
@@ -377,6 +406,7 @@ impl<D: Durable> Writer<D> {
         touched: &BTreeSet<ContractId>,
         checkpoint: Option<SignedCheckpoint>,
         now: Instant,
+        position: Option<u64>,
     ) {
         let old = self.view.get();
         let mut contracts: BTreeMap<ContractId, Arc<ContractState>> = (*old.contracts).clone();
@@ -395,6 +425,7 @@ impl<D: Durable> Writer<D> {
             root,
             contracts: Arc::new(contracts),
             latest,
+            position: position.unwrap_or(old.position),
         });
         self.observer.log_size(size);
     }
@@ -424,7 +455,7 @@ impl<D: Durable> Writer<D> {
             return;
         };
         match self.write(&group) {
-            Ok(()) => self.publish(size, root, &BTreeSet::new(), Some(checkpoint), now),
+            Ok(()) => self.publish(size, root, &BTreeSet::new(), Some(checkpoint), now, None),
             Err(e) => {
                 tracing::error!(error = %e, "cannot write a checkpoint");
                 self.failure = Some(format!(
@@ -527,11 +558,21 @@ pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receive
             let _ = blocking(writer, move |w| w.checkpoint_now(now)).await;
             return;
         };
-        let (requests, shutdown) = gather(first, &mut rx, writer.settings.group_events_max);
+        let (requests, tail) = gather(first, &mut rx, writer.settings.group_events_max);
+        let (stream, shutdown) = match tail {
+            Some(Tail::Stream(request)) => (Some(request), None),
+            Some(Tail::Shutdown(ack)) => (None, Some(ack)),
+            None => (None, None),
+        };
         let closing = shutdown.is_some();
         let now = Instant::now();
         let Some(w) = blocking(writer, move |w| {
-            w.process(requests, now);
+            if !requests.is_empty() {
+                w.process(requests, now);
+            }
+            if let Some(request) = stream {
+                w.apply_stream(request, now);
+            }
             if closing {
                 w.checkpoint_now(now);
             }
@@ -550,18 +591,20 @@ pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receive
     }
 }
 
-/// Everything queued after `first`, up to `events_max` events, stopping at a shutdown.
+/// Everything queued after `first`, up to `events_max` events, stopping at a shutdown or a
+/// batch of stream messages (which comes after the requests gathered before it).
 fn gather(
     first: Message,
     rx: &mut mpsc::Receiver<Message>,
     events_max: usize,
-) -> (Vec<Request>, Option<oneshot::Sender<()>>) {
+) -> (Vec<Request>, Option<Tail>) {
     let mut requests = Vec::new();
     let mut events = 0usize;
     let mut next = Some(first);
     while let Some(message) = next.take() {
         match message {
-            Message::Shutdown(ack) => return (requests, Some(ack)),
+            Message::Shutdown(ack) => return (requests, Some(Tail::Shutdown(ack))),
+            Message::Stream(request) => return (requests, Some(Tail::Stream(request))),
             Message::Append(request) => {
                 events = events.saturating_add(request.envelopes.len());
                 requests.push(request);

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::replication::{LedgerName, ReplicationConfig, ReplicationConfigError};
+
 /// Default data directory.
 pub const DATA_DIR_DEFAULT: &str = "./ledger-data";
 /// Default listen address.
@@ -68,6 +70,17 @@ pub struct Settings {
     /// Most log entries one trail page examines before it returns a cursor [default: 10000].
     #[arg(long, env = "LEDGER_TRAIL_SCAN_EVENTS_MAX", value_name = "N")]
     pub trail_scan_events_max: Option<usize>,
+    /// NATS server URL(s), comma-separated, of a replicated ledger (with --ledger); without
+    /// it the node is standalone.
+    #[arg(long, env = "LEDGER_NATS", value_name = "URL")]
+    pub nats: Option<String>,
+    /// Name of the replicated ledger to join: its JetStream streams and subjects (with --nats).
+    #[arg(long, env = "LEDGER_NAME", value_name = "NAME")]
+    pub ledger: Option<String>,
+    /// Replicas of the ledger's streams if this node creates them: 1 on one server, 3 on a
+    /// cluster [default: 1].
+    #[arg(long, env = "LEDGER_STREAM_REPLICAS", value_name = "N")]
+    pub stream_replicas: Option<usize>,
 }
 
 impl Settings {
@@ -107,6 +120,9 @@ impl Settings {
             trail_scan_events_max: self
                 .trail_scan_events_max
                 .or(fallback.trail_scan_events_max),
+            nats: self.nats.or(fallback.nats),
+            ledger: self.ledger.or(fallback.ledger),
+            stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
         }
     }
 }
@@ -132,6 +148,9 @@ pub enum ConfigError {
         /// What it must be.
         rule: &'static str,
     },
+    /// The replication settings do not fit together.
+    #[error(transparent)]
+    Replication(#[from] ReplicationConfigError),
 }
 
 impl ConfigError {
@@ -140,6 +159,7 @@ impl ConfigError {
         match self {
             Self::File { .. } => "config-file",
             Self::Invalid { .. } => "config-invalid",
+            Self::Replication(e) => e.code(),
         }
     }
 }
@@ -209,6 +229,7 @@ pub struct Config {
     checkpoint_interval_ms: u64,
     group_commit: GroupCommit,
     limits: Limits,
+    replication: Option<ReplicationConfig>,
 }
 
 impl Config {
@@ -284,7 +305,12 @@ impl Config {
         let checkpoint_interval_ms = settings
             .checkpoint_interval_ms
             .unwrap_or(CHECKPOINT_INTERVAL_MS_DEFAULT);
-        if let Some(origin) = &settings.origin {
+        let replication = replication(&settings)?;
+        // The nodes of a ledger cosign one checkpoint body, so they share its origin.
+        let origin = settings
+            .origin
+            .or_else(|| replication.as_ref().map(ReplicationConfig::default_origin));
+        if let Some(origin) = &origin {
             check_origin(origin)?;
         }
         Ok(Self {
@@ -292,10 +318,11 @@ impl Config {
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT)),
             listen,
-            origin: settings.origin,
+            origin,
             checkpoint_interval_ms,
             group_commit,
             limits,
+            replication,
         })
     }
 
@@ -323,6 +350,22 @@ impl Config {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+    /// The replicated ledger this node joins, if any (standalone otherwise).
+    pub fn replication(&self) -> Option<&ReplicationConfig> {
+        self.replication.as_ref()
+    }
+}
+
+/// The replication settings: `--nats` and `--ledger` together, or neither.
+fn replication(settings: &Settings) -> Result<Option<ReplicationConfig>, ConfigError> {
+    let (url, name) = match (&settings.nats, &settings.ledger) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(name)) => (url, name),
+        _ => return Err(ReplicationConfigError::Incomplete.into()),
+    };
+    let ledger: LedgerName = name.parse()?;
+    let replicas = settings.stream_replicas.unwrap_or(1);
+    Ok(Some(ReplicationConfig::new(url.clone(), ledger, replicas)?))
 }
 
 /// A checkpoint origin is the first line of a note: non-empty printable text without
@@ -418,5 +461,38 @@ mod tests {
             ..Settings::default()
         };
         assert!(Config::resolve(origin).is_err());
+    }
+
+    #[test]
+    fn replication_needs_a_url_and_a_ledger_and_shares_the_origin() {
+        let standalone = Config::resolve(Settings::default()).unwrap();
+        assert!(standalone.replication().is_none());
+        let half = Settings {
+            nats: Some("nats://127.0.0.1:4222".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            Config::resolve(half).unwrap_err().code(),
+            "replication-incomplete"
+        );
+        let joined = Settings {
+            nats: Some("nats://127.0.0.1:4222".into()),
+            ledger: Some("northtown".into()),
+            stream_replicas: Some(3),
+            ..Settings::default()
+        };
+        let config = Config::resolve(joined).unwrap();
+        let replication = config.replication().unwrap();
+        assert_eq!(
+            (replication.ledger().as_str(), replication.stream_replicas()),
+            ("northtown", 3)
+        );
+        assert_eq!(config.origin(), Some("outcome-ledger/northtown"));
+        let bad = Settings {
+            nats: Some("nats://127.0.0.1:4222".into()),
+            ledger: Some("North.Town".into()),
+            ..Settings::default()
+        };
+        assert_eq!(Config::resolve(bad).unwrap_err().code(), "ledger-name");
     }
 }

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod metrics;
 mod open;
 pub mod rebuild;
+pub mod replication;
 pub mod sequencer;
 pub mod service;
 pub mod store;

@@ -17,6 +17,7 @@ use crate::append::{self, Durable, Message, Writer, WriterSettings};
 use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
 use crate::config::{Config, Limits};
 use crate::identity::Identity;
+use crate::replication::{self, Replication};
 use crate::sequencer::Local;
 use crate::service::{Hash, Node, Observer, SignedCheckpoint, StoreError, View, ViewCell};
 use crate::store::{self, Store};
@@ -30,6 +31,7 @@ pub(crate) struct Started {
     pub(crate) origin: String,
     pub(crate) verifier_key: String,
     pub(crate) limits: Limits,
+    pub(crate) replication: Option<Replication>,
 }
 
 /// Everything read from disk before the writer starts.
@@ -41,6 +43,8 @@ struct Loaded {
     root: Hash,
     latest: Option<SignedCheckpoint>,
     dirty: BTreeSet<ContractId>,
+    /// The last stream sequence applied (0 if none).
+    position: u64,
 }
 
 /// Opens a node whose writer writes through `wrap(store)` (the store itself in production).
@@ -68,6 +72,7 @@ where
         root,
         latest,
         dirty,
+        position,
     } = loaded;
     let size = frontier.size().get();
     observer.log_size(size);
@@ -80,6 +85,7 @@ where
         root,
         contracts: Arc::new(contracts),
         latest: latest.clone(),
+        position,
     }));
     let interval = Duration::from_millis(config.checkpoint_interval_ms());
     let signer = Arc::new(signer);
@@ -92,7 +98,7 @@ where
         sequencer: Local::new(size),
         view: Arc::clone(&view),
         policy: CheckpointPolicy::new(interval, latest.map(|c| c.size)),
-        signer,
+        signer: Arc::clone(&signer),
         dirty,
         observer,
         settings: WriterSettings {
@@ -102,6 +108,7 @@ where
         failure: None,
     };
     let (sender, receiver) = mpsc::channel(config.group_commit().queue_requests_max());
+    let replication = start_replication(config, &store, &view, &sender, &signer).await?;
     let writer = tokio::spawn(append::run(writer, receiver));
     tracing::info!(size, origin = %origin, "store open");
     Ok(Node::start(Started {
@@ -112,7 +119,31 @@ where
         origin,
         verifier_key,
         limits: config.limits(),
+        replication,
     }))
+}
+
+/// Joins the replicated ledger of `config`, if any: the writer then applies its stream.
+async fn start_replication(
+    config: &Config,
+    store: &Store,
+    view: &Arc<ViewCell>,
+    writer: &mpsc::Sender<Message>,
+    signer: &Arc<CheckpointSigner>,
+) -> anyhow::Result<Option<Replication>> {
+    let Some(replicated) = config.replication() else {
+        return Ok(None);
+    };
+    let parts = replication::Parts {
+        config: replicated.clone(),
+        store: store.clone(),
+        view: Arc::clone(view),
+        writer: writer.clone(),
+        signer: Arc::clone(signer),
+        payload_bytes_max: config.limits().payload_bytes_max(),
+        group_events_max: config.group_commit().group_events_max(),
+    };
+    Ok(Some(Replication::start(parts).await?))
 }
 
 fn load(config: &Config) -> anyhow::Result<Loaded> {
@@ -129,6 +160,15 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         store::schema::open_checked(dir).with_context(|| format!("store in {}", dir.display()))?;
     let (ledger, dirty) = restore(&opened.store, opened.projection_position, opened.size)?;
     let latest = latest_checkpoint(&opened.store, opened.size)?;
+    let position = opened.store.stream_position()?;
+    if config.replication().is_some() && position.is_none() && opened.size > 0 {
+        anyhow::bail!(
+            "the store in {} holds {} events that did not come from a ledger's stream: a \
+             standalone store cannot join a replicated ledger; start on an empty data directory",
+            dir.display(),
+            opened.size
+        );
+    }
     Ok(Loaded {
         store: opened.store,
         signer,
@@ -137,6 +177,7 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         root: opened.root,
         latest,
         dirty,
+        position: position.unwrap_or(0),
     })
 }
 

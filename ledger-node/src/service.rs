@@ -6,17 +6,18 @@
 //! committed, flushed state.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ledger_core::merkle::{self, LeafIndex, ProveError, TreeSize};
 use proto::{ContractId, EventId, KeyId, Kind, OutcomeId, Role, Timestamp};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::append::{Message, Request};
 use crate::config::{Config, Limits};
-use crate::store::{EventFacts, Store};
+use crate::replication::{Replication, ReplicationStatus};
+use crate::store::{EventFacts, RefusedMessage, Store};
 
 /// A 32-byte SHA-256 hash (a Merkle node, root or leaf hash).
 pub type Hash = [u8; 32];
@@ -37,6 +38,8 @@ struct Inner {
     origin: String,
     verifier_key: String,
     limits: Limits,
+    /// The replicated ledger this node follows (`None`: standalone).
+    replication: Option<Replication>,
 }
 
 /// What readers see: the state after the last flushed commit group.
@@ -45,31 +48,30 @@ pub(crate) struct View {
     pub(crate) root: Hash,
     pub(crate) contracts: Arc<BTreeMap<ContractId, Arc<ContractState>>>,
     pub(crate) latest: Option<SignedCheckpoint>,
+    /// The last stream sequence applied (replicated ledgers; 0 standalone).
+    pub(crate) position: u64,
 }
 
-/// The published [`View`], swapped whole by the writer after each flush.
-pub(crate) struct ViewCell(RwLock<Arc<View>>);
+/// The published [`View`], swapped whole by the writer after each flush; replication waits on
+/// its changes.
+pub(crate) struct ViewCell(watch::Sender<Arc<View>>);
 
 impl ViewCell {
     pub(crate) fn new(view: View) -> Self {
-        Self(RwLock::new(Arc::new(view)))
+        Self(watch::Sender::new(Arc::new(view)))
     }
 
     pub(crate) fn get(&self) -> Arc<View> {
-        // A writer that panicked mid-swap still left a whole view behind.
-        Arc::clone(
-            &self
-                .0
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        Arc::clone(&self.0.borrow())
     }
 
     pub(crate) fn set(&self, view: View) {
-        *self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+        self.0.send_replace(Arc::new(view));
+    }
+
+    /// A receiver told of every view set from now on.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Arc<View>> {
+        self.0.subscribe()
     }
 }
 
@@ -385,6 +387,7 @@ impl Node {
             origin,
             verifier_key,
             limits,
+            replication,
         } = parts;
         let inner = Inner {
             store,
@@ -394,6 +397,7 @@ impl Node {
             origin,
             verifier_key,
             limits,
+            replication,
         };
         Node {
             inner: Arc::new(inner),
@@ -417,6 +421,9 @@ impl Node {
         };
         if count == 0 {
             return Vec::new();
+        }
+        if let Some(replication) = &self.inner.replication {
+            return replication.append(envelopes).await;
         }
         let (reply, answer) = oneshot::channel();
         let request = Message::Append(Request { envelopes, reply });
@@ -549,6 +556,12 @@ impl Node {
 
     /// The latest signed checkpoint, if the log has one.
     pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
+        if let Some(replication) = &self.inner.replication {
+            match replication.latest_checkpoint() {
+                Ok(checkpoint) => return checkpoint,
+                Err(e) => tracing::error!(error = %e, "cannot read the cosigned checkpoint"),
+            }
+        }
         self.inner.view.get().latest.clone()
     }
 
@@ -557,6 +570,9 @@ impl Node {
     /// # Errors
     /// [`StoreError`] if the store cannot be read.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<SignedCheckpoint>, StoreError> {
+        if let Some(replication) = &self.inner.replication {
+            return replication.checkpoint_at(size);
+        }
         let view = self.inner.view.get();
         if size > view.latest.as_ref().map_or(0, |c| c.size) {
             return Ok(None);
@@ -625,9 +641,31 @@ impl Node {
         }
     }
 
+    /// The replicated ledger this node follows and where it stands (`None`: standalone).
+    pub fn replication_status(&self) -> Option<ReplicationStatus> {
+        let replication = self.inner.replication.as_ref()?;
+        Some(replication.status(self.inner.view.get().position))
+    }
+
+    /// Up to `limit` (at most `page_size_max`) messages of the ledger's stream that every node
+    /// refused, from stream sequence `from` (always empty on a standalone node).
+    ///
+    /// # Errors
+    /// [`StoreError`] if the store cannot be read.
+    pub fn refused(&self, from: u64, limit: usize) -> Result<Vec<RefusedMessage>, StoreError> {
+        let limit = limit.min(self.page_limit());
+        let position = self.inner.view.get().position;
+        let mut refused = self.inner.store.refused(from, limit)?;
+        refused.retain(|r| r.sequence <= position);
+        Ok(refused)
+    }
+
     /// Stops taking appends, finishes those queued before, writes the last checkpoint and
     /// flushes. Appends after it answer `Unavailable`. Calling it again does nothing.
     pub async fn shutdown(&self) {
+        if let Some(replication) = &self.inner.replication {
+            replication.stop().await;
+        }
         let (ack, done) = oneshot::channel();
         if self.inner.sender.send(Message::Shutdown(ack)).await.is_ok() {
             let _ = done.await;

@@ -13,6 +13,7 @@ pub mod log;
 pub mod openapi;
 pub mod problem;
 pub mod proofs;
+pub mod replication;
 pub mod trail;
 
 use std::sync::Arc;
@@ -61,6 +62,8 @@ pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
         .route("/v1/proof/inclusion", get(proofs::inclusion))
         .route("/v1/proof/consistency", get(proofs::consistency))
         .route("/v1/node", get(node_info))
+        .route("/v1/replication", get(replication::status))
+        .route("/v1/replication/refused", get(replication::refused))
         .route("/v1/openapi.json", get(openapi::get))
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))

@@ -174,6 +174,15 @@ fn paths() -> Value {
             "summary": "The node's checkpoint origin, signed-note verifier key, log size and root",
             "responses": {"200": json_response("The node", "NodeInfo")}
         }},
+        "/v1/replication": {"get": {
+            "summary": "The replicated ledger this node follows (--nats, --ledger): its name, `status` (connecting, ready, broken with a `detail`) and `position`, the last stream sequence applied",
+            "responses": {"200": {"description": "Where the node stands", "content": {"application/json": {"schema": {"type": "object", "required": ["ledger", "status", "position"]}}}}, "404": problem_response("A standalone node (not-found)")}
+        }},
+        "/v1/replication/refused": {"get": {
+            "summary": "Messages of the ledger's stream every node refused (published around the nodes), by stream sequence, with the refusal's code, status and detail",
+            "parameters": [query("from", "First stream sequence (default 0).", u64_schema(), false), limit_param()],
+            "responses": with(read_errors(), json!({"200": {"description": "`{refused: [{sequence, subject, event, code, status, detail}], next}`", "content": {"application/json": {"schema": {"type": "object", "required": ["refused"]}}}}}))
+        }},
         "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The node serves", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}}}}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics: ledger_appends_total, ledger_refusals_total{code}, ledger_commit_seconds, ledger_commit_group_events, ledger_log_size, ledger_http_responses_total{method,status}", "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}}}

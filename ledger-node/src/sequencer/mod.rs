@@ -6,11 +6,13 @@
 //! the store, `append::apply`). Only the middle step knows who orders.
 //!
 //! - [`Local`]: this node orders; indexes continue the local log. The standalone default.
-//! - JetStream (to come, another issue): the writer publishes judged envelopes to a stream
-//!   (`Nats-Msg-Id` = event id) and every node, this one included, applies the stream in order
-//!   from a durable consumer through the same apply step, re-judging each event and skipping one
-//!   whose id the log already holds (apply is idempotent by event id).
+//! - [`jetstream`]: a replicated ledger's JetStream stream orders. The node judges an envelope,
+//!   publishes it (`Nats-Msg-Id` = event id, expected last sequence of the contract's subject)
+//!   and answers once it has applied it; every node, this one included, applies the stream in
+//!   order through the writer's apply step (`crate::replication::consumer`), where the order
+//!   of admitted messages in the stream is the global index.
 
+pub(crate) mod jetstream;
 mod local;
 
 pub use local::{Local, SequenceError};

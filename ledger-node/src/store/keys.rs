@@ -66,6 +66,10 @@ pub(crate) enum MetaKey {
     Root,
     /// u64: the log size the stored projections reflect.
     ProjectionPosition,
+    /// u64: the last stream sequence applied (replicated ledgers).
+    StreamPosition,
+    /// u64: how far the signatures stream was read (replicated ledgers).
+    CosignPosition,
 }
 
 impl MetaKey {
@@ -76,6 +80,8 @@ impl MetaKey {
             Self::Size => b"size",
             Self::Root => b"root",
             Self::ProjectionPosition => b"projection_position",
+            Self::StreamPosition => b"stream_position",
+            Self::CosignPosition => b"cosign_position",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! the log size they reflect as `projection_position`. Opening replays the log from there.
 
 pub(crate) mod keys;
+mod replication;
 pub mod schema;
 
 use std::path::Path;
@@ -29,6 +30,7 @@ use sled::{Batch, Transactional, Tree};
 use crate::service::{Hash, StoreError, StoredEvent};
 use keys::MetaKey;
 
+pub use replication::RefusedMessage;
 pub use schema::{OpenError, OpenedState, SCHEMA_VERSION};
 
 /// What the trail filters on, kept per event beside the log: decoded once at append, with the
@@ -91,6 +93,12 @@ pub struct CommitGroup {
     pub projection_position: Option<u64>,
     /// A signed checkpoint to store (size, note text), if one is due.
     pub checkpoint: Option<(u64, String)>,
+    /// Replicated ledgers: the last stream sequence the group applies.
+    pub stream_position: Option<u64>,
+    /// Replicated ledgers: the last stream sequence of each subject token the group applies.
+    pub subjects: Vec<(String, u64)>,
+    /// Replicated ledgers: the stream messages the group refuses.
+    pub refusals: Vec<RefusedMessage>,
 }
 
 /// The sled store. Cheap to clone (sled trees are reference counted); one per process.
@@ -105,6 +113,9 @@ pub struct Store {
     checkpoints: Tree,
     projections: Tree,
     meta: Tree,
+    refused: Tree,
+    subjects: Tree,
+    cosignatures: Tree,
 }
 
 fn storage(e: sled::Error) -> StoreError {
@@ -136,6 +147,9 @@ impl Store {
             checkpoints: tree("checkpoints")?,
             projections: tree("projections")?,
             meta: tree("meta")?,
+            refused: tree("refused")?,
+            subjects: tree("subjects")?,
+            cosignatures: tree("cosignatures")?,
             db,
         })
     }
@@ -156,10 +170,23 @@ impl Store {
             &self.checkpoints,
             &self.projections,
             &self.meta,
+            &self.refused,
+            &self.subjects,
         );
         // The closure only applies batches built above: re-running it has no side effect.
         let result = trees.transaction(
-            |(log, by_id, streams, facts, nodes, checkpoints, projections, meta)| {
+            |(
+                log,
+                by_id,
+                streams,
+                facts,
+                nodes,
+                checkpoints,
+                projections,
+                meta,
+                refused,
+                subjects,
+            )| {
                 log.apply_batch(&batches.log)?;
                 by_id.apply_batch(&batches.by_id)?;
                 streams.apply_batch(&batches.streams)?;
@@ -168,6 +195,8 @@ impl Store {
                 checkpoints.apply_batch(&batches.checkpoints)?;
                 projections.apply_batch(&batches.projections)?;
                 meta.apply_batch(&batches.meta)?;
+                refused.apply_batch(&batches.refused)?;
+                subjects.apply_batch(&batches.subjects)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             },
         );
@@ -600,6 +629,8 @@ struct GroupBatches {
     checkpoints: Batch,
     projections: Batch,
     meta: Batch,
+    refused: Batch,
+    subjects: Batch,
 }
 
 impl GroupBatches {
@@ -613,6 +644,8 @@ impl GroupBatches {
             checkpoints: Batch::default(),
             projections: Batch::default(),
             meta: Batch::default(),
+            refused: Batch::default(),
+            subjects: Batch::default(),
         };
         for event in &group.events {
             let index = keys::u64_bytes(event.index);
@@ -649,7 +682,28 @@ impl GroupBatches {
                 &keys::u64_bytes(position)[..],
             );
         }
+        b.add_replication(group)?;
         Ok(b)
+    }
+
+    fn add_replication(&mut self, group: &CommitGroup) -> Result<(), StoreError> {
+        if let Some(position) = group.stream_position {
+            self.meta.insert(
+                MetaKey::StreamPosition.bytes(),
+                &keys::u64_bytes(position)[..],
+            );
+        }
+        for (token, sequence) in &group.subjects {
+            self.subjects
+                .insert(token.as_bytes(), &keys::u64_bytes(*sequence)[..]);
+        }
+        for refused in &group.refusals {
+            let json = serde_json::to_vec(refused)
+                .map_err(|e| StoreError::Storage(format!("encoding a refusal: {e}")))?;
+            self.refused
+                .insert(&keys::u64_bytes(refused.sequence)[..], json);
+        }
+        Ok(())
     }
 }
 
