@@ -61,10 +61,8 @@ impl RawChunk {
             RawChunk::Bundle(chunk) => chunk
                 .lines()
                 .map(|(line, index, bytes)| {
-                    (
-                        index,
-                        parse_event_line(bytes, line, index).map_err(bundle_finding),
-                    )
+                    let envelope = parse_event_line(bytes, line, index);
+                    (index, envelope.map_err(|e| bundle_finding(e).at(index)))
                 })
                 .collect(),
             RawChunk::Node {
