@@ -11,7 +11,10 @@ use crate::cmd::act::{
     AmendArgs, ClaimArgs, CloseArgs, DisputeArgs, DistributeArgs, FeedbackArgs, PayArgs,
     RegisterArgs, RejectArgs, ResolveArgs, SignArgs, SubmitArgs, VerifyArgs,
 };
+use crate::cmd::audit::AuditArgs;
+use crate::cmd::checkpoint::CheckpointCommand;
 use crate::cmd::demo::DemoArgs;
+use crate::cmd::export::ExportArgs;
 use crate::cmd::key::KeyCommand;
 use crate::cmd::read::{ShowArgs, StateArgs, TrailArgs};
 use crate::output::Format;
@@ -148,6 +151,15 @@ pub(crate) enum Command {
     /// Show one event: envelope, decoded payload, log index and its inclusion proof
     #[command(after_help = crate::cmd::read::SHOW_EXAMPLES)]
     Show(ShowArgs),
+    /// Verify the ledger from scratch: signatures, roles, chains, rules, Merkle root
+    #[command(after_help = crate::cmd::audit::AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
+    /// Write an audit bundle, or CSV rows of events or payments for spreadsheets
+    #[command(after_help = crate::cmd::export::EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// Keep signed checkpoints, to prove later that the log only grew
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
     /// Start a node in this process and play a whole outcomes programme, then audit it
     #[command(after_help = crate::cmd::demo::DEMO_EXAMPLES)]
     Demo(DemoArgs),

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ledger_core::projection::ContractState;
-use proto::{ContractId, EventId, KeyId, Kind, Timestamp};
+use proto::{ContractId, EventId, KeyId, Timestamp};
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -85,9 +85,6 @@ pub(crate) struct Problem {
     /// Stable code.
     #[serde(default)]
     pub(crate) code: String,
-    /// Position in a batch request.
-    #[serde(default)]
-    pub(crate) item: Option<usize>,
 }
 
 impl Problem {
@@ -131,6 +128,9 @@ fn hint(code: &str) -> Option<&'static str> {
         "over-outcome-cap" | "over-contract-cap" | "over-distribution" => {
             "`ledger state CONTRACT` shows the caps left and the money received"
         }
+        "event-not-found" => {
+            "check the id; `ledger trail --contract CONTRACT` lists a contract's events"
+        }
         "contract-not-found" | "unknown-contract" => {
             "`ledger trail --kind contract.registered` lists the contracts on this node"
         }
@@ -166,13 +166,6 @@ pub(crate) struct EventRecord {
     pub(crate) at: Timestamp,
     /// The DSSE envelope JSON, as stored (its RFC 8785 bytes).
     pub(crate) envelope: Box<RawValue>,
-}
-
-impl EventRecord {
-    /// The kind, if this build knows it.
-    pub(crate) fn kind(&self) -> Option<Kind> {
-        Kind::parse(&self.kind)
-    }
 }
 
 /// A page of the trail.
@@ -224,7 +217,7 @@ pub(crate) struct NodeInfo {
     /// Signed-note verifier key string.
     pub(crate) verifier_key: String,
     /// Events in the log.
-    pub(crate) log_size: u64,
+    pub(crate) size: u64,
 }
 
 #[derive(Deserialize)]
@@ -236,10 +229,21 @@ struct Hashes {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum BatchItem {
+    /// Refused.
+    Refused {
+        /// The HTTP status it would have had alone.
+        #[allow(dead_code)]
+        status: u16,
+        /// Why.
+        problem: Problem,
+    },
     /// Stored.
     Appended(Appended),
-    /// Refused.
-    Refused(Problem),
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchItem>,
 }
 
 /// A client of one node.
@@ -272,11 +276,6 @@ impl Client {
             base: base.to_owned(),
             http,
         })
-    }
-
-    /// The node's base URL.
-    pub(crate) fn base(&self) -> &str {
-        &self.base
     }
 
     /// Appends one envelope (its JSON bytes).
@@ -316,7 +315,7 @@ impl Client {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         let response = self.send_any(request, &url)?;
-        let items: Vec<BatchItem> = decode_body(response, &url)?;
+        let items = decode_body::<BatchAnswer>(response, &url)?.results;
         if items.len() != envelopes.len() {
             return Err(protocol(
                 &url,
@@ -357,18 +356,12 @@ impl Client {
     /// # Errors
     /// A [`Refusal`] for a range the log cannot prove, or a [`ClientError`].
     pub(crate) fn inclusion_proof(&self, index: u64, size: u64) -> anyhow::Result<Vec<[u8; 32]>> {
-        let url = format!("/v1/proof/inclusion?index={index}&size={size}");
-        let hashes: Hashes = self.get_json(&url, &[])?;
-        hashes
-            .hashes
-            .iter()
-            .map(|h| {
-                let mut out = [0u8; 32];
-                hex::decode_to_slice(h, &mut out)
-                    .map_err(|_| protocol(&url, "a proof hash that is not 64 hex digits"))?;
-                Ok(out)
-            })
-            .collect()
+        self.proof(&format!("/v1/proof/inclusion?index={index}&size={size}"))
+    }
+
+    fn proof(&self, url: &str) -> anyhow::Result<Vec<[u8; 32]>> {
+        let hashes: Hashes = self.get_json(url, &[])?;
+        hashes_of(url, &hashes.hashes)
     }
 
     /// The latest signed checkpoint, as the signed note's text.
@@ -443,7 +436,6 @@ fn problem_error(response: Response, url: &str) -> anyhow::Error {
         status,
         detail: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
         code: format!("http-{status}"),
-        item: None,
     });
     if (400..500).contains(&status) {
         problem.refusal().into()
@@ -482,4 +474,73 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         cause = inner;
     }
     cause.to_string()
+}
+
+/// A page of the log in global order (`GET /v1/log`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct LogPage {
+    /// Global index of the first event of the page.
+    pub(crate) from: u64,
+    /// The events.
+    pub(crate) events: Vec<EventRecord>,
+}
+
+/// One contract of `GET /v1/contracts`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContractLine {
+    /// The contract id.
+    pub(crate) id: ContractId,
+}
+
+#[derive(Deserialize)]
+struct ContractList {
+    contracts: Vec<ContractLine>,
+}
+
+/// The log, contract list and consistency proofs, for export and audit.
+impl Client {
+    /// A page of the log from global index `from`: up to `limit` events, or the node's
+    /// default page size.
+    ///
+    /// # Errors
+    /// A [`Refusal`] for a limit over the node's page size, or a [`ClientError`].
+    pub(crate) fn log(&self, from: u64, limit: Option<u64>) -> anyhow::Result<LogPage> {
+        let from = from.to_string();
+        match limit.map(|n| n.to_string()) {
+            Some(limit) => self.get_json("/v1/log", &[("from", &from), ("limit", &limit)]),
+            None => self.get_json("/v1/log", &[("from", &from)]),
+        }
+    }
+
+    /// Every contract the node holds.
+    ///
+    /// # Errors
+    /// A [`ClientError`].
+    pub(crate) fn contracts(&self) -> anyhow::Result<Vec<ContractLine>> {
+        Ok(self
+            .get_json::<ContractList>("/v1/contracts", &[])?
+            .contracts)
+    }
+
+    /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves.
+    ///
+    /// # Errors
+    /// A [`Refusal`] for sizes the log cannot prove, or a [`ClientError`].
+    pub(crate) fn consistency_proof(&self, from: u64, to: u64) -> anyhow::Result<Vec<[u8; 32]>> {
+        let url = format!("/v1/proof/consistency?from={from}&to={to}");
+        let hashes: Hashes = self.get_json(&url, &[])?;
+        hashes_of(&url, &hashes.hashes)
+    }
+}
+
+fn hashes_of(url: &str, hashes: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
+    hashes
+        .iter()
+        .map(|h| {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h, &mut out)
+                .map_err(|_| protocol(url, "a proof hash that is not 64 hex digits"))?;
+            Ok(out)
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 //! `ledger-core`; the embedded demo node is `ledger-node`'s. This file maps what a command
 //! returns to the exit status documented in `--help`.
 
+mod bundle;
 mod cli;
 mod client;
 mod cmd;

@@ -9,7 +9,7 @@
 use std::fmt::Display;
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 use serde::Serialize;
 
 /// How a command prints.
@@ -195,14 +195,18 @@ impl<R: Row> RowSink<R> {
 
 /// A table for people.
 pub(crate) fn table_of(headers: &[&str], right: &[usize], rows: Vec<Vec<String>>) -> Table {
+    let ids = id_columns(headers.len(), &rows);
     let mut table = Table::new();
+    // On a terminal, fit its width; in a pipe or a file, never wrap a line.
+    let arrangement = if io::stdout().is_terminal() {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    };
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_content_arrangement(arrangement)
         .set_header(headers.iter().copied());
-    if !io::stdout().is_terminal() {
-        table.set_width(160);
-    }
     for row in rows {
         table.add_row(row);
     }
@@ -211,7 +215,25 @@ pub(crate) fn table_of(headers: &[&str], right: &[usize], rows: Vec<Vec<String>>
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
+    for index in ids {
+        // An id is copied whole into the next command: never wrap it.
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
     table
+}
+
+/// The columns whose cells are all 64-hex ids (or empty).
+fn id_columns(count: usize, rows: &[Vec<String>]) -> Vec<usize> {
+    let is_id = |cell: &str| cell.len() == 64 && cell.bytes().all(|b| b.is_ascii_hexdigit());
+    (0..count)
+        .filter(|&i| {
+            let cells = rows.iter().filter_map(|row| row.get(i)).filter(|c| !c.is_empty());
+            let mut cells = cells.peekable();
+            cells.peek().is_some() && cells.all(|c| is_id(c))
+        })
+        .collect()
 }
 
 fn write_csv_record(
@@ -219,7 +241,7 @@ fn write_csv_record(
     cells: impl IntoIterator<Item = String>,
 ) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new().from_writer(out);
-    writer.write_record(cells.into_iter()).map_err(csv_to_io)?;
+    writer.write_record(cells).map_err(csv_to_io)?;
     writer.flush()
 }
 
@@ -260,12 +282,17 @@ pub(crate) fn money(minor_units: u64, currency: &str) -> String {
 /// `1234567` as `1,234,567`.
 pub(crate) fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let first = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let (head, mut rest) = digits.split_at(first.min(digits.len()));
+    let mut out = head.to_owned();
+    while rest.len() >= 3 {
+        let (group, tail) = rest.split_at(3);
+        out.push(',');
+        out.push_str(group);
+        rest = tail;
     }
     out
 }

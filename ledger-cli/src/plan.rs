@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 use ledger_core::projection::{ClaimState, ClaimStatus, ContractState};
 use proto::dsse::{self, Envelope};
 use proto::payload::{Body, PaymentLine, PAYLOAD_TYPE};
-use proto::{Amount, ContractId, EventId, Int, KeyId, Kind, Payload, PublicKey, Role, Timestamp};
+use proto::{Amount, ContractId, EventId, Int, KeyId, Kind, Payload, Role, Timestamp};
 
 use crate::cmd::Refusal;
 
@@ -174,11 +174,6 @@ pub(crate) fn missing_signers(required: &[Signer], envelope: &Envelope) -> Vec<S
         })
         .cloned()
         .collect()
-}
-
-/// The key id of a public key.
-pub(crate) fn key_id(key: &SigningKey) -> KeyId {
-    KeyId::of(&PublicKey::from_bytes(key.verifying_key().to_bytes()))
 }
 
 /// Payment lines computed from the rate card: for each claim, the price fixed at its

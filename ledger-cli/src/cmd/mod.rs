@@ -2,7 +2,10 @@
 //! [`Status`] or an error (`main.rs` maps both to the exit status).
 
 pub(crate) mod act;
+pub(crate) mod audit;
+pub(crate) mod checkpoint;
 pub(crate) mod demo;
+pub(crate) mod export;
 pub(crate) mod key;
 pub(crate) mod read;
 
@@ -154,6 +157,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::State(args) => read::state(args, &globals),
         Command::Trail(args) => read::trail(args, &globals),
         Command::Show(args) => read::show(args, &globals),
+        Command::Audit(args) => audit::run(&args, &globals),
+        Command::Export(args) => export::run(&args, &globals),
+        Command::Checkpoint(command) => checkpoint::run(&command, &globals),
         Command::Demo(args) => demo::run(args, &globals),
     }
 }
