@@ -717,6 +717,8 @@ fn the_openapi_document_describes_every_route_and_problem() -> Result<()> {
         ("/v1/proof/inclusion", "get"),
         ("/v1/proof/consistency", "get"),
         ("/v1/node", "get"),
+        ("/v1/replication", "get"),
+        ("/v1/replication/refused", "get"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/metrics", "get"),

@@ -87,8 +87,16 @@ fn json_response(description: &str, schema: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
 }
 
-fn query(name: &str, description: &str, schema: Value, required: bool) -> Value {
+fn query_param(name: &str, description: &str, schema: Value, required: Value) -> Value {
     json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    query_param(name, description, schema, Value::Bool(false))
+}
+
+fn required_query(name: &str, description: &str, schema: Value) -> Value {
+    query_param(name, description, schema, Value::Bool(true))
 }
 
 fn path_param(name: &str, description: &str, schema: Value) -> Value {
@@ -104,7 +112,6 @@ fn limit_param() -> Value {
         "limit",
         "Page size: 1 to the node's page_size_max (default page_size_default).",
         json!({"type": "integer", "minimum": 1}),
-        false,
     )
 }
 
@@ -129,7 +136,7 @@ fn paths() -> Value {
         }},
         "/v1/log": {"get": {
             "summary": "Events in global (Merkle leaf) order",
-            "parameters": [query("from", "First global index (default 0).", u64_schema(), false), limit_param()],
+            "parameters": [query("from", "First global index (default 0).", u64_schema()), limit_param()],
             "responses": with(read_errors(), json!({"200": json_response("A page of the log", "LogPage")}))
         }},
         "/v1/contracts": {"get": {
@@ -145,7 +152,7 @@ fn paths() -> Value {
             "summary": "A contract's events in seq order",
             "parameters": [
                 path_param("id", "Contract id.", json!({"$ref": "#/components/schemas/ContractId"})),
-                query("from", "First seq (default 0).", u64_schema(), false),
+                query("from", "First seq (default 0).", u64_schema()),
                 limit_param()
             ],
             "responses": with(read_errors(), json!({"200": json_response("A page of the stream", "StreamPage"), "404": problem_response("No contract has this id (contract-not-found)")}))
@@ -162,12 +169,12 @@ fn paths() -> Value {
         }},
         "/v1/proof/inclusion": {"get": {
             "summary": "RFC 9162 inclusion proof of leaf `index` in the tree of `size` (the leaf is SHA-256(0x00 || RFC 8785 envelope))",
-            "parameters": [query("index", "Leaf (global) index.", u64_schema(), true), query("size", "Tree size, at most the log size.", u64_schema(), true)],
+            "parameters": [required_query("index", "Leaf (global) index.", u64_schema()), required_query("size", "Tree size, at most the log size.", u64_schema())],
             "responses": with(read_errors(), json!({"200": json_response("The proof", "InclusionProof")}))
         }},
         "/v1/proof/consistency": {"get": {
             "summary": "RFC 9162 consistency proof between tree sizes `from` and `to`",
-            "parameters": [query("from", "Older tree size, at least 1.", u64_schema(), true), query("to", "Newer tree size, at most the log size.", u64_schema(), true)],
+            "parameters": [required_query("from", "Older tree size, at least 1.", u64_schema()), required_query("to", "Newer tree size, at most the log size.", u64_schema())],
             "responses": with(read_errors(), json!({"200": json_response("The proof", "ConsistencyProof")}))
         }},
         "/v1/node": {"get": {
@@ -180,7 +187,7 @@ fn paths() -> Value {
         }},
         "/v1/replication/refused": {"get": {
             "summary": "Messages of the ledger's stream every node refused (published around the nodes), by stream sequence, with the refusal's code, status and detail",
-            "parameters": [query("from", "First stream sequence (default 0).", u64_schema(), false), limit_param()],
+            "parameters": [query("from", "First stream sequence (default 0).", u64_schema()), limit_param()],
             "responses": with(read_errors(), json!({"200": {"description": "`{refused: [{sequence, subject, event, code, status, detail}], next}`", "content": {"application/json": {"schema": {"type": "object", "required": ["refused"]}}}}}))
         }},
         "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
@@ -224,14 +231,14 @@ fn trail() -> Value {
     json!({
         "summary": "The audit trail: events matching every filter given, in global order, paginated with a cursor",
         "parameters": [
-            query("contract", "Contract id.", json!({"$ref": "#/components/schemas/ContractId"}), false),
-            query("party", "Key id of a party that authored or signed.", json!({"$ref": "#/components/schemas/Hex32"}), false),
-            query("role", "Role of the author.", json!({"enum": ["commissioner", "provider", "investor", "intermediary", "verifier", "beneficiary_rep"]}), false),
-            query("kind", "Event kind.", json!({"enum": proto::Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()}), false),
-            query("outcome", "Outcome id the event is about.", json!({"$ref": "#/components/schemas/ContractId"}), false),
-            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"}), false),
-            query("until", "Events with `at` before this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"}), false),
-            query("cursor", "`next_cursor` of the previous page (a global index).", u64_schema(), false),
+            query("contract", "Contract id.", json!({"$ref": "#/components/schemas/ContractId"})),
+            query("party", "Key id of a party that authored or signed.", json!({"$ref": "#/components/schemas/Hex32"})),
+            query("role", "Role of the author.", json!({"enum": ["commissioner", "provider", "investor", "intermediary", "verifier", "beneficiary_rep"]})),
+            query("kind", "Event kind.", json!({"enum": proto::Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()})),
+            query("outcome", "Outcome id the event is about.", json!({"$ref": "#/components/schemas/ContractId"})),
+            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
+            query("until", "Events with `at` before this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
+            query("cursor", "`next_cursor` of the previous page (a global index).", u64_schema()),
             limit_param()
         ],
         "responses": with(read_errors(), json!({"200": json_response("A page of the trail", "TrailPage")}))
