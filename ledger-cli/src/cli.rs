@@ -72,6 +72,7 @@ pub(crate) struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// URL of the ledger node
     #[arg(long, global = true, env = "LEDGER_NODE", default_value = NODE_DEFAULT, value_name = "URL")]

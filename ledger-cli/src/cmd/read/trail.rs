@@ -1,7 +1,8 @@
 //! `ledger trail`: events across contracts with the node's filters, paged through its cursors.
 
 use clap::Args;
-use proto::payload::Body;
+use indicatif::{ProgressBar, ProgressStyle};
+use proto::payload::{Body, Stance};
 use proto::{ContractId, KeyId, OutcomeId, Role, Timestamp};
 use serde::Serialize;
 
@@ -187,6 +188,34 @@ fn describe(body: &Body, row: &mut TrailRow) {
         }
         Body::KeyRotated(b) => format!("key {} replaced", short(b.old)),
         Body::KeyRevoked(b) => format!("key {} revoked: {}", short(b.key), b.reason),
+        Body::ContractClosed(b) => format!("closed: {}", b.reason),
+        Body::PaymentMade(b) => {
+            row.amount = Some(b.total.get());
+            row.currency = Some(b.currency.to_string());
+            let total = money(b.total.get(), b.currency.as_str());
+            format!(
+                "paid {total} for {} claim(s), ref {}",
+                b.lines.len(),
+                b.reference
+            )
+        }
+        Body::DistributionMade(b) => {
+            row.amount = Some(b.amount.get());
+            row.currency = Some(b.currency.to_string());
+            let amount = money(b.amount.get(), b.currency.as_str());
+            format!(
+                "{amount} to investor {}, ref {}",
+                short(b.investor),
+                b.reference
+            )
+        }
+        claim => describe_claim(claim, row),
+    };
+}
+
+/// The summary of the kinds about claims and disputes.
+fn describe_claim(body: &Body, row: &mut TrailRow) -> String {
+    match body {
         Body::ClaimSubmitted(b) => {
             row.outcome = Some(b.outcome.to_string());
             row.quantity = Some(b.quantity.get());
@@ -216,30 +245,15 @@ fn describe(body: &Body, row: &mut TrailRow) {
         Body::FeedbackRecorded(b) => {
             row.refers = b.claim.map(|c| c.to_string());
             row.outcome = b.outcome.as_ref().map(ToString::to_string);
-            format!("{:?}: {}", b.stance, b.text).to_lowercase()
+            let stance = match b.stance {
+                Stance::Affirms => "affirms",
+                Stance::Contests => "contests",
+                Stance::Comment => "comment",
+            };
+            format!("{stance}: {}", b.text)
         }
-        Body::PaymentMade(b) => {
-            row.amount = Some(b.total.get());
-            row.currency = Some(b.currency.to_string());
-            format!(
-                "paid {} for {} claim(s), ref {}",
-                money(b.total.get(), b.currency.as_str()),
-                b.lines.len(),
-                b.reference
-            )
-        }
-        Body::DistributionMade(b) => {
-            row.amount = Some(b.amount.get());
-            row.currency = Some(b.currency.to_string());
-            format!(
-                "{} to investor {}, ref {}",
-                money(b.amount.get(), b.currency.as_str()),
-                short(b.investor),
-                b.reference
-            )
-        }
-        Body::ContractClosed(b) => format!("closed: {}", b.reason),
-    };
+        other => other.kind().as_str().to_owned(),
+    }
 }
 
 /// Runs `ledger trail`.
@@ -260,7 +274,9 @@ pub(crate) fn trail(args: TrailArgs, globals: &Globals) -> anyhow::Result<Status
     };
     let wanted = if args.all { u64::MAX } else { args.limit };
     let mut out = globals.output();
-    let printed = page_through(&client, &mut query, wanted, &mut out)?;
+    let spinner = spinner(globals.progress && args.all);
+    let printed = page_through(&client, &mut query, wanted, &mut out, &spinner)?;
+    spinner.finish_and_clear();
     if printed == 0 {
         eprintln_quiet("no events match");
     }
@@ -273,6 +289,7 @@ fn page_through(
     query: &mut TrailQuery,
     wanted: u64,
     out: &mut Output,
+    spinner: &ProgressBar,
 ) -> anyhow::Result<u64> {
     const PAGE_SIZE: u64 = 1_000;
     let mut sink = out.sink::<TrailRow>()?;
@@ -287,6 +304,7 @@ fn page_through(
             sink.push(out, &TrailRow::of(record)?)?;
             printed += 1;
         }
+        spinner.set_position(printed);
         match page.next_cursor {
             Some(cursor) if printed < wanted => query.cursor = Some(cursor),
             _ => break,
@@ -294,6 +312,19 @@ fn page_through(
     }
     sink.finish(out)?;
     Ok(printed)
+}
+
+/// A spinner on stderr while `--all` pages through a long log (hidden unless wanted).
+fn spinner(wanted: bool) -> ProgressBar {
+    if !wanted {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} events read, {per_sec}") {
+        spinner.set_style(style);
+    }
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 fn eprintln_quiet(text: &str) {
