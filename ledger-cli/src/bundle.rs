@@ -291,17 +291,19 @@ impl<R: BufRead> BundleReader<R> {
 
     fn read_header(&mut self) -> Result<Head, BundleError> {
         let line = self.read_line_or_end()?;
-        let Some(Ok(HeadLine::Bundle {
-            version,
-            origin,
-            size,
-            created_at,
-        })) = line.as_deref().map(parse_head_line)
-        else {
-            return Err(BundleError::format(
-                1,
-                "not an audit bundle: the first line must be {\"type\":\"bundle\",...}",
-            ));
+        let not_a_bundle = |detail: &str| {
+            let expected = "the first line must be {\"type\":\"bundle\",...}";
+            BundleError::format(1, format!("not an audit bundle: {expected}{detail}"))
+        };
+        let (version, origin, size, created_at) = match line.as_deref().map(parse_head_line) {
+            Some(Ok(HeadLine::Bundle {
+                version,
+                origin,
+                size,
+                created_at,
+            })) => (version, origin, size, created_at),
+            Some(Err(detail)) => return Err(not_a_bundle(&format!(" ({detail})"))),
+            _ => return Err(not_a_bundle("")),
         };
         if version != BUNDLE_VERSION {
             return Err(BundleError::format(

@@ -388,7 +388,7 @@ impl Worker<'_> {
 /// event and its Merkle leaf hash.
 fn decode(index: u64, bytes: &[u8]) -> Result<(Event, Hash), Finding> {
     let event = Event::decode(bytes).map_err(|why| Finding::undecodable(index, bytes, &why))?;
-    if event.leaf() != bytes {
+    if event.leaf_bytes() != bytes {
         return Err(Finding::non_canonical(
             index,
             *event.id(),
