@@ -864,7 +864,8 @@ mod tests {
         // The runtime goes first, cancelling the writer as SIGKILL would: no last checkpoint.
         drop(first);
         drop(node);
-        let opened = crate::store::schema::open_checked(dir.path()).unwrap();
+        let opened =
+            crate::store::schema::open_checked(dir.path(), config.cache_bytes_max()).unwrap();
         assert_eq!((opened.size, opened.projection_position), (3, 1));
         drop(opened);
         runtime().block_on(async {

@@ -27,6 +27,9 @@ const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
 const PAGE_SIZE_DEFAULT_DEFAULT: usize = 100;
 const PAGE_SIZE_MAX_DEFAULT: usize = 1_000;
 const TRAIL_SCAN_EVENTS_MAX_DEFAULT: usize = 10_000;
+/// Default bound of the store's page cache: 64 MiB. With sled's own default (1 GiB) a node
+/// of 10^6 events grew past 2 GiB of memory (BENCHMARKS.md, "Node at 10^6 events").
+pub const CACHE_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
 
 /// Raw settings as given by flags, environment variables or the TOML file. Every field is
 /// optional: an absent one falls back to the next source.
@@ -70,6 +73,9 @@ pub struct Settings {
     /// Most log entries one trail page examines before it returns a cursor [default: 10000].
     #[arg(long, env = "LEDGER_TRAIL_SCAN_EVENTS_MAX", value_name = "N")]
     pub trail_scan_events_max: Option<usize>,
+    /// Most bytes the store keeps in its page cache [default: 67108864].
+    #[arg(long, env = "LEDGER_CACHE_BYTES_MAX", value_name = "BYTES")]
+    pub cache_bytes_max: Option<u64>,
     /// NATS server URL(s), comma-separated, of a replicated ledger (with --ledger); without
     /// it the node is standalone.
     #[arg(long, env = "LEDGER_NATS", value_name = "URL")]
@@ -120,6 +126,7 @@ impl Settings {
             trail_scan_events_max: self
                 .trail_scan_events_max
                 .or(fallback.trail_scan_events_max),
+            cache_bytes_max: self.cache_bytes_max.or(fallback.cache_bytes_max),
             nats: self.nats.or(fallback.nats),
             ledger: self.ledger.or(fallback.ledger),
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
@@ -229,6 +236,7 @@ pub struct Config {
     checkpoint_interval_ms: u64,
     group_commit: GroupCommit,
     limits: Limits,
+    cache_bytes_max: u64,
     replication: Option<ReplicationConfig>,
 }
 
@@ -322,6 +330,7 @@ impl Config {
             checkpoint_interval_ms,
             group_commit,
             limits,
+            cache_bytes_max: cache_bytes_max(settings.cache_bytes_max)?,
             replication,
         })
     }
@@ -350,9 +359,26 @@ impl Config {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+    /// Most bytes the store keeps in its page cache.
+    pub fn cache_bytes_max(&self) -> u64 {
+        self.cache_bytes_max
+    }
     /// The replicated ledger this node joins, if any (standalone otherwise).
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
+    }
+}
+
+/// The store's cache bound: at least 1 MiB (sled needs room for the pages it is writing).
+fn cache_bytes_max(value: Option<u64>) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(CACHE_BYTES_MAX_DEFAULT),
+        Some(bytes) if bytes < 1024 * 1024 => Err(invalid(
+            "cache_bytes_max",
+            bytes,
+            "at least 1048576 (1 MiB)",
+        )),
+        Some(bytes) => Ok(bytes),
     }
 }
 
@@ -416,6 +442,7 @@ mod tests {
         assert_eq!(config.listen().to_string(), "127.0.0.1:7878");
         assert_eq!(config.checkpoint_interval_ms(), 1000);
         assert_eq!(config.origin(), None);
+        assert_eq!(config.cache_bytes_max(), 64 * 1024 * 1024);
     }
 
     #[test]
@@ -461,6 +488,24 @@ mod tests {
             ..Settings::default()
         };
         assert!(Config::resolve(origin).is_err());
+    }
+
+    #[test]
+    fn the_cache_bound_comes_from_toml_and_is_at_least_one_mebibyte() {
+        let file: Settings = toml::from_str("cache_bytes_max = 134217728").unwrap();
+        assert_eq!(Config::resolve(file).unwrap().cache_bytes_max(), 128 << 20);
+        let tiny = Settings {
+            cache_bytes_max: Some(4096),
+            ..Settings::default()
+        };
+        let error = Config::resolve(tiny).unwrap_err();
+        assert_eq!(error.code(), "config-invalid");
+        assert!(
+            error
+                .to_string()
+                .starts_with("setting cache_bytes_max = 4096"),
+            "{error}"
+        );
     }
 
     #[test]

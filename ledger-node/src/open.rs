@@ -156,8 +156,8 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         .map_or_else(|| identity.default_origin(), str::to_owned);
     let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
         .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
-    let opened =
-        store::schema::open_checked(dir).with_context(|| format!("store in {}", dir.display()))?;
+    let opened = store::schema::open_checked(dir, config.cache_bytes_max())
+        .with_context(|| format!("store in {}", dir.display()))?;
     let (ledger, dirty) = restore(&opened.store, opened.projection_position, opened.size)?;
     let latest = latest_checkpoint(&opened.store, opened.size)?;
     let position = opened.store.stream_position()?;

@@ -46,14 +46,19 @@ pub fn rebuild(config: &Config) -> anyhow::Result<RebuildReport> {
         .map_or_else(|| identity.default_origin(), str::to_owned);
     let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
         .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
-    let report = rebuild_store(dir, &signer)?;
+    let report = rebuild_store(dir, config.cache_bytes_max(), &signer)?;
     // The rebuilt store must pass the same checks as any store the node opens.
-    store::schema::open_checked(dir).context("the rebuilt store fails its open check")?;
+    store::schema::open_checked(dir, config.cache_bytes_max())
+        .context("the rebuilt store fails its open check")?;
     Ok(report)
 }
 
-fn rebuild_store(dir: &Path, signer: &CheckpointSigner) -> anyhow::Result<RebuildReport> {
-    let store = Store::open_unchecked(dir)?;
+fn rebuild_store(
+    dir: &Path,
+    cache_bytes_max: u64,
+    signer: &CheckpointSigner,
+) -> anyhow::Result<RebuildReport> {
+    let store = Store::open_unchecked(dir, cache_bytes_max)?;
     let old_checkpoints = store.all_checkpoints().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "old checkpoints are unreadable and will not be kept");
         Vec::new()
@@ -230,7 +235,7 @@ mod tests {
         node.shutdown().await;
         drop(node);
         // Entry 1 replaced by entry 2: the chain breaks at index 1.
-        Store::open_unchecked(dir.path())
+        Store::open_unchecked(dir.path(), crate::config::CACHE_BYTES_MAX_DEFAULT)
             .unwrap()
             .put_log_for_test(1, &sent[2])
             .unwrap();

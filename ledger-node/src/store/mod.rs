@@ -127,14 +127,16 @@ fn corrupt(what: impl Into<String>) -> StoreError {
 }
 
 impl Store {
-    /// Opens (or creates) the sled database in `dir` without checking it.
-    /// [`schema::open_checked`] is the way the node opens a store.
+    /// Opens (or creates) the sled database in `dir` without checking it, its page cache
+    /// bounded to `cache_bytes_max` bytes. [`schema::open_checked`] is the way the node opens a
+    /// store.
     ///
     /// # Errors
     /// [`StoreError::Storage`] if sled cannot open the directory.
-    pub fn open_unchecked(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open_unchecked(dir: &Path, cache_bytes_max: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir.join("db"))
+            .cache_capacity(cache_bytes_max)
             .open()
             .map_err(storage)?;
         let tree = |name: &str| db.open_tree(name).map_err(storage);

@@ -180,7 +180,8 @@ mod tests {
     #[test]
     fn signatures_are_found_by_size() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_unchecked(dir.path()).unwrap();
+        let store =
+            Store::open_unchecked(dir.path(), crate::config::CACHE_BYTES_MAX_DEFAULT).unwrap();
         store.put_cosignature(5, [1, 2, 3, 4], "— a x").unwrap();
         store.put_cosignature(5, [0, 0, 0, 9], "— b y").unwrap();
         store.put_cosignature(9, [7; 4], "— c z").unwrap();

@@ -82,12 +82,13 @@ pub struct OpenedState {
     pub projection_position: u64,
 }
 
-/// Opens the store in `dir`, creating an empty one if there is none, and runs the checks.
+/// Opens the store in `dir` (its page cache bounded to `cache_bytes_max` bytes), creating an
+/// empty one if there is none, and runs the checks.
 ///
 /// # Errors
 /// [`OpenError`] saying where and what, if the store may not be served.
-pub fn open_checked(dir: &Path) -> Result<OpenedState, OpenError> {
-    let store = Store::open_unchecked(dir)?;
+pub fn open_checked(dir: &Path, cache_bytes_max: u64) -> Result<OpenedState, OpenError> {
+    let store = Store::open_unchecked(dir, cache_bytes_max)?;
     if store.meta_raw(MetaKey::SchemaVersion)?.is_none() {
         init_empty(&store)?;
     }
@@ -294,6 +295,7 @@ fn decode_stored(bytes: &[u8]) -> Result<(EventId, Payload), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CACHE_BYTES_MAX_DEFAULT;
     use crate::testkit::{self, ContractKit};
 
     /// A store of four events (one contract), closed.
@@ -306,7 +308,7 @@ mod tests {
     }
 
     fn tail_error(dir: &Path) -> (String, String) {
-        match open_checked(dir) {
+        match open_checked(dir, CACHE_BYTES_MAX_DEFAULT) {
             Err(OpenError::Tail { place, problem }) => (place, problem),
             Err(other) => panic!("expected a tail error, got {other}"),
             Ok(_) => panic!("a damaged store opened"),
@@ -317,7 +319,7 @@ mod tests {
     async fn a_sound_store_opens_with_its_size() {
         let dir = tempfile::tempdir().unwrap();
         store_of_four(dir.path()).await;
-        let opened = open_checked(dir.path()).unwrap();
+        let opened = open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT).unwrap();
         assert_eq!((opened.size, opened.projection_position), (4, 4));
         assert_eq!(opened.frontier.size().get(), 4);
     }
@@ -326,7 +328,7 @@ mod tests {
     async fn a_log_shorter_than_meta_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         store_of_four(dir.path()).await;
-        open_checked(dir.path())
+        open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT)
             .unwrap()
             .store
             .truncate_log_for_test(2)
@@ -340,7 +342,7 @@ mod tests {
     async fn a_wrong_root_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         store_of_four(dir.path()).await;
-        open_checked(dir.path())
+        open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT)
             .unwrap()
             .store
             .put_meta_for_test("root", &[0u8; 32])
@@ -357,12 +359,12 @@ mod tests {
     async fn another_schema_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         store_of_four(dir.path()).await;
-        open_checked(dir.path())
+        open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT)
             .unwrap()
             .store
             .put_meta_for_test("schema_version", &2u32.to_be_bytes())
             .unwrap();
-        match open_checked(dir.path()) {
+        match open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT) {
             Err(
                 e @ OpenError::SchemaVersion {
                     found: 2,
@@ -383,7 +385,7 @@ mod tests {
     async fn a_meta_size_past_the_log_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         store_of_four(dir.path()).await;
-        open_checked(dir.path())
+        open_checked(dir.path(), CACHE_BYTES_MAX_DEFAULT)
             .unwrap()
             .store
             .put_meta_for_test("size", &5u64.to_be_bytes())
