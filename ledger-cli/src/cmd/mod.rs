@@ -93,6 +93,13 @@ impl Refusal {
         self
     }
 
+    /// Names `contract` in the hint where it says CONTRACT.
+    pub(crate) fn name_contract(&mut self, contract: &proto::ContractId) {
+        if let Some(hint) = &mut self.hint {
+            *hint = hint.replace("CONTRACT", contract.as_str());
+        }
+    }
+
     /// The stable code.
     pub(crate) fn code(&self) -> &str {
         &self.code

@@ -192,7 +192,13 @@ pub(super) fn send(
 ) -> anyhow::Result<Status> {
     let appended = client
         .append(&envelope.to_jcs())
-        .with_context(|| format!("the node refused {}", payload.kind().as_str()))?;
+        .map_err(|mut error| {
+            if let Some(refusal) = error.downcast_mut::<Refusal>() {
+                refusal.name_contract(&payload.contract);
+            }
+            error
+        })
+        .with_context(|| format!("{} was not appended", payload.kind().as_str()))?;
     let view = AppendedView::of(&appended, payload);
     let mut out = globals.output();
     out.record("appended", &view, view.human())?;
