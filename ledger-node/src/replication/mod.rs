@@ -402,8 +402,10 @@ fn reconnect_delay(attempts: usize) -> Duration {
     Duration::from_millis(millis.min(1_000))
 }
 
-/// A client that connects in the background and reconnects forever.
-async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
+/// A client of the servers in `urls` (comma-separated) that connects in the background and
+/// reconnects forever.
+async fn connect(urls: &str) -> anyhow::Result<async_nats::Client> {
+    let servers: Vec<&str> = urls.split(',').map(str::trim).collect();
     let client = async_nats::ConnectOptions::new()
         .name("ledger-node")
         .retry_on_initial_connect()
@@ -411,9 +413,9 @@ async fn connect(url: &str) -> anyhow::Result<async_nats::Client> {
         .connection_timeout(REQUEST_TIMEOUT)
         .ping_interval(Duration::from_secs(5))
         .reconnect_delay_callback(reconnect_delay)
-        .connect(url)
+        .connect(servers)
         .await
-        .map_err(|e| anyhow::anyhow!("NATS URL {url:?}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("NATS URL {urls:?}: {e}"))?;
     Ok(client)
 }
 

@@ -21,21 +21,21 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// How long a condition may take to hold (a node catching up, a cluster electing leaders).
-pub const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 /// Checkpoints follow commits quickly, so cosigning converges fast.
-pub const CHECKPOINT_INTERVAL_MS: &str = "100";
+pub(crate) const CHECKPOINT_INTERVAL_MS: &str = "100";
 
 /// The ledger every test node joins.
-pub const LEDGER: &str = "test-ledger";
+pub(crate) const LEDGER: &str = "test-ledger";
 
 /// A port free on loopback when asked (the cluster needs its ports before it starts).
-pub fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
 
 /// A ledger node joining [`LEDGER`] through `nats` (one URL or a comma-separated list).
-pub fn start_node(dir: &Path, nats: &str, replicas: &str) -> Result<(Node, Api)> {
+pub(crate) fn start_node(dir: &Path, nats: &str, replicas: &str) -> Result<(Node, Api)> {
     let args = [
         "--nats",
         nats,
@@ -53,7 +53,7 @@ pub fn start_node(dir: &Path, nats: &str, replicas: &str) -> Result<(Node, Api)>
 }
 
 /// Waits until the node follows the ledger's stream (`GET /v1/replication` says ready).
-pub fn wait_ready(api: &Api) -> Result<()> {
+pub(crate) fn wait_ready(api: &Api) -> Result<()> {
     wait_until(WAIT, "the node follows the ledger's stream", || {
         let reply = api.get("/v1/replication")?;
         ensure!(reply.status == 200, "GET /v1/replication: {}", reply.text());
@@ -62,7 +62,7 @@ pub fn wait_ready(api: &Api) -> Result<()> {
 }
 
 /// A three-server JetStream cluster on loopback, each server with its own store.
-pub struct Cluster {
+pub(crate) struct Cluster {
     dir: TempDir,
     servers: Vec<ClusterServer>,
 }
@@ -74,7 +74,7 @@ struct ClusterServer {
 
 impl Cluster {
     /// Starts `count` servers routed to each other and waits until each is ready.
-    pub fn start(count: usize) -> Result<Self> {
+    pub(crate) fn start(count: usize) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("ledger-cluster-")
             .tempdir()?;
@@ -104,18 +104,18 @@ impl Cluster {
     }
 
     /// Every server's URL, comma-separated (a client fails over between them).
-    pub fn urls(&self) -> String {
+    pub(crate) fn urls(&self) -> String {
         let urls: Vec<String> = (0..self.servers.len()).map(|i| self.url(i)).collect();
         urls.join(",")
     }
 
     /// Server `i`'s URL.
-    pub fn url(&self, i: usize) -> String {
+    pub(crate) fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.servers[i].client_port)
     }
 
     /// Kills server `i` with SIGKILL.
-    pub fn kill(&mut self, i: usize) -> Result<()> {
+    pub(crate) fn kill(&mut self, i: usize) -> Result<()> {
         if let Some(mut child) = self.servers[i].child.take() {
             child.kill().context("killing nats-server")?;
             child.wait().context("reaping nats-server")?;
@@ -170,14 +170,14 @@ fn spawn_server(
 
 /// A client of the NATS protocol itself, publishing to JetStream without any node: a party
 /// that bypasses the nodes.
-pub struct RogueClient {
+pub(crate) struct RogueClient {
     stream: TcpStream,
     reader: BufReader<TcpStream>,
 }
 
 impl RogueClient {
     /// Connects to the server at `port` on loopback.
-    pub fn connect(port: u16) -> Result<Self> {
+    pub(crate) fn connect(port: u16) -> Result<Self> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(WAIT))?;
         let mut reader = BufReader::new(stream.try_clone()?);
@@ -195,7 +195,7 @@ impl RogueClient {
     }
 
     /// Publishes `payload` on `subject` and returns JetStream's acknowledgement (JSON).
-    pub fn publish(&mut self, subject: &str, payload: &[u8]) -> Result<Value> {
+    pub(crate) fn publish(&mut self, subject: &str, payload: &[u8]) -> Result<Value> {
         let mut command = format!("PUB {subject} rogue.ack {}\r\n", payload.len()).into_bytes();
         command.extend_from_slice(payload);
         command.extend_from_slice(b"\r\n");
@@ -224,7 +224,7 @@ impl RogueClient {
 
 /// How a node answered one POST of one envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// 201: stored at this index.
     Created(u64),
     /// 409 duplicate: already stored at this index.
@@ -236,13 +236,14 @@ pub enum Answer {
 }
 
 /// Posts one envelope and classifies the answer; any other answer is an error.
-pub fn post(api: &Api, signed: &Signed) -> Result<Answer> {
+pub(crate) fn post(api: &Api, signed: &Signed) -> Result<Answer> {
     let reply = match api.post_event(&signed.envelope) {
         Ok(reply) => reply,
         // A node killed under the client.
         Err(e) => return Err(e.context("POST /v1/events")),
     };
-    classify(&reply).with_context(|| format!("POST of {}: {} {}", signed.id, reply.status, reply.text()))
+    classify(&reply)
+        .with_context(|| format!("POST of {}: {} {}", signed.id, reply.status, reply.text()))
 }
 
 fn classify(reply: &Reply) -> Result<Answer> {
@@ -265,7 +266,10 @@ fn classify(reply: &Reply) -> Result<Answer> {
         }
         503 => {
             reply.problem(503, "unavailable")?;
-            ensure!(reply.header("retry-after") == "1", "503 without Retry-After: 1");
+            ensure!(
+                reply.header("retry-after") == "1",
+                "503 without Retry-After: 1"
+            );
             Ok(Answer::Unavailable)
         }
         status => bail!("unexpected status {status}"),
@@ -273,19 +277,21 @@ fn classify(reply: &Reply) -> Result<Answer> {
 }
 
 fn json_u64(value: &Value) -> Result<u64> {
-    value.as_u64().with_context(|| format!("{value} is not a u64"))
+    value
+        .as_u64()
+        .with_context(|| format!("{value} is not a u64"))
 }
 
 /// What writing clients share with the test: every acknowledged event, and counters.
 #[derive(Default)]
-pub struct Ledgerbook {
+pub(crate) struct Ledgerbook {
     acked: Mutex<Vec<(EventId, u64)>>,
     /// Events acknowledged (201 or 409 duplicate after a 503).
-    pub acks: AtomicU64,
+    pub(crate) acks: AtomicU64,
     /// 503 answers seen.
-    pub unavailable: AtomicU64,
+    pub(crate) unavailable: AtomicU64,
     /// Set to stop the clients.
-    pub stop: AtomicBool,
+    pub(crate) stop: AtomicBool,
 }
 
 impl Ledgerbook {
@@ -298,7 +304,7 @@ impl Ledgerbook {
     }
 
     /// The acknowledged events (id, index).
-    pub fn acked(&self) -> Vec<(EventId, u64)> {
+    pub(crate) fn acked(&self) -> Vec<(EventId, u64)> {
         self.acked
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -306,30 +312,32 @@ impl Ledgerbook {
     }
 
     /// Whether the test asked the clients to stop.
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
 }
 
 /// Posts `signed` until a definitive answer: 503s are retried (the same envelope, so a stored
 /// one comes back as a duplicate), as a client honouring `Retry-After` does.
-pub fn post_until_answered(api: &Api, signed: &Signed, book: &Ledgerbook) -> Result<Answer> {
-    wait_until(WAIT, &format!("a definitive answer for {}", signed.id), || {
-        match post(api, signed)? {
+pub(crate) fn post_until_answered(api: &Api, signed: &Signed, book: &Ledgerbook) -> Result<Answer> {
+    wait_until(
+        WAIT,
+        &format!("a definitive answer for {}", signed.id),
+        || match post(api, signed)? {
             Answer::Unavailable => {
                 book.unavailable.fetch_add(1, Ordering::SeqCst);
                 Ok(None)
             }
             answer => Ok(Some(answer)),
-        }
-    })
+        },
+    )
 }
 
 /// Registers `contract` through `api` (a registration another client made first comes back
 /// as a duplicate: it is the same signed event) and then makes `claims` claims, or stops early
 /// when asked. Other clients may write to the same contract: a conflict rebases on the head
 /// the node reports.
-pub fn write_claims(
+pub(crate) fn write_claims(
     api: &Api,
     mut contract: Contract,
     claims: u64,
@@ -358,13 +366,8 @@ pub fn write_claims(
     Ok(())
 }
 
-/// Locks a mutex, poisoned or not.
-pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Runs `work` on a thread per item; every error is reported.
-pub fn in_threads<T: Send + 'static>(
+pub(crate) fn in_threads<T: Send + 'static>(
     items: Vec<T>,
     work: impl Fn(T) -> Result<()> + Send + Sync + 'static,
 ) -> Result<()> {
@@ -389,7 +392,7 @@ pub fn in_threads<T: Send + 'static>(
 }
 
 /// `(size, root)` of a node.
-pub fn head(api: &Api) -> Result<(u64, String)> {
+pub(crate) fn head(api: &Api) -> Result<(u64, String)> {
     let json = api.get("/v1/node")?.json()?;
     let size = json_u64(&json["size"])?;
     let root = json["root"].as_str().context("root")?.to_owned();
@@ -398,7 +401,7 @@ pub fn head(api: &Api) -> Result<(u64, String)> {
 
 /// Waits until every node holds `size` events with one root, then checks that their logs,
 /// contract lists and projections are identical; returns the log.
-pub fn converged(apis: &[&Api], size: u64) -> Result<Vec<EventRecord>> {
+pub(crate) fn converged(apis: &[&Api], size: u64) -> Result<Vec<EventRecord>> {
     wait_until(WAIT, &format!("every node holds {size} events"), || {
         let heads: Vec<(u64, String)> = apis.iter().map(|api| head(api)).collect::<Result<_>>()?;
         let all_there = heads.iter().all(|h| h.0 == size);
@@ -413,18 +416,28 @@ pub fn converged(apis: &[&Api], size: u64) -> Result<Vec<EventRecord>> {
     let log = apis[0].log_all(1_000)?;
     ensure!(log.len() as u64 == size, "log of {} events", log.len());
     for api in &apis[1..] {
-        ensure!(api.log_all(1_000)? == log, "{} serves another log", api.base());
+        ensure!(
+            api.log_all(1_000)? == log,
+            "{} serves another log",
+            api.base()
+        );
     }
     let contracts = apis[0].get("/v1/contracts")?.json()?;
     for api in &apis[1..] {
-        ensure!(api.get("/v1/contracts")?.json()? == contracts, "contract lists differ");
+        ensure!(
+            api.get("/v1/contracts")?.json()? == contracts,
+            "contract lists differ"
+        );
     }
     let ids: HashSet<&str> = log.iter().map(|e| e.contract.as_str()).collect();
     for id in ids {
         let path = format!("/v1/contracts/{id}");
         let state = apis[0].get(&path)?.json()?;
         for api in &apis[1..] {
-            ensure!(api.get(&path)?.json()? == state, "projections of {id} differ");
+            ensure!(
+                api.get(&path)?.json()? == state,
+                "projections of {id} differ"
+            );
         }
     }
     Ok(log)
@@ -432,7 +445,10 @@ pub fn converged(apis: &[&Api], size: u64) -> Result<Vec<EventRecord>> {
 
 /// Every acknowledged event is in `log` exactly once at its acknowledged index, and the log
 /// holds nothing else.
-pub fn exactly_the_acknowledged(log: &[EventRecord], acked: &[(EventId, u64)]) -> Result<()> {
+pub(crate) fn exactly_the_acknowledged(
+    log: &[EventRecord],
+    acked: &[(EventId, u64)],
+) -> Result<()> {
     let mut positions: BTreeMap<String, u64> = BTreeMap::new();
     for event in log {
         ensure!(
@@ -459,7 +475,7 @@ pub fn exactly_the_acknowledged(log: &[EventRecord], acked: &[(EventId, u64)]) -
 }
 
 /// Waits until every node serves a latest checkpoint of `size` signed by every node's key.
-pub fn cosigned(apis: &[&Api], size: u64) -> Result<String> {
+pub(crate) fn cosigned(apis: &[&Api], size: u64) -> Result<String> {
     let verifiers: Vec<NoteVerifier> = apis
         .iter()
         .map(|api| {
@@ -487,20 +503,20 @@ pub fn cosigned(apis: &[&Api], size: u64) -> Result<String> {
 }
 
 /// A NATS server and three nodes joined to the ledger through it.
-pub struct Trio {
+pub(crate) struct Trio {
     /// The server.
-    pub nats: NatsServer,
+    pub(crate) nats: NatsServer,
     /// The nodes.
-    pub nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// Their clients.
-    pub apis: Vec<Api>,
+    pub(crate) apis: Vec<Api>,
     /// Their directories.
-    pub dirs: Vec<TempDir>,
+    pub(crate) dirs: Vec<TempDir>,
 }
 
 impl Trio {
     /// Starts a server and three nodes.
-    pub fn start() -> Result<Self> {
+    pub(crate) fn start() -> Result<Self> {
         let nats = NatsServer::start()?;
         let mut trio = Self {
             nats,
@@ -515,7 +531,7 @@ impl Trio {
     }
 
     /// Starts one more node on an empty directory.
-    pub fn add_node(&mut self) -> Result<()> {
+    pub(crate) fn add_node(&mut self) -> Result<()> {
         let dir = tempfile::Builder::new().prefix("ledger-repl-").tempdir()?;
         let (node, api) = start_node(dir.path(), &self.nats.url(), "1")?;
         self.nodes.push(node);
@@ -525,12 +541,12 @@ impl Trio {
     }
 
     /// References to every client.
-    pub fn apis(&self) -> Vec<&Api> {
+    pub(crate) fn apis(&self) -> Vec<&Api> {
         self.apis.iter().collect()
     }
 
     /// The last lines of every node's log, for failures.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.nodes
             .iter()
             .enumerate()
@@ -538,4 +554,21 @@ impl Trio {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// The envelope with its first signature's last byte flipped: a forgery under the right key id.
+pub(crate) fn forge(envelope: &[u8]) -> Result<Vec<u8>> {
+    let decoded = proto::dsse::Envelope::decode(envelope).map_err(|e| anyhow!("{e}"))?;
+    let mut signatures = decoded.signatures().to_vec();
+    let first = signatures.first_mut().context("no signature")?;
+    let mut sig = *first.sig();
+    sig[63] ^= 0x01;
+    *first = proto::dsse::Signature::new(*first.keyid(), sig);
+    let forged = proto::dsse::Envelope::new(
+        decoded.payload_type(),
+        decoded.payload().to_vec(),
+        signatures,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok(forged.to_jcs())
 }

@@ -1,0 +1,359 @@
+//! Replication over NATS JetStream, with real processes only: `nats-server -js` on loopback
+//! ports with temporary stores (one server, or a three-server cluster with stream replicas 3)
+//! and several real `ledger-node` processes joined to one ledger.
+//!
+//! What every test checks in the end: all nodes serve the same log, root, contract list and
+//! projections, and every acknowledged event is in the log exactly once (nothing else is).
+//! Synchronisation is by conditions with deadlines (`wait_until`), never by sleeping.
+
+#[path = "replication/support.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Barrier};
+
+use anyhow::{ensure, Context, Result};
+use ledger_tests::api::Api;
+use ledger_tests::events::{Contract, Signed};
+use ledger_tests::wait_until;
+use proto::EventId;
+
+use support::{
+    converged, cosigned, exactly_the_acknowledged, head, in_threads, post, start_node,
+    write_claims, Answer, Cluster, Ledgerbook, RogueClient, Trio, LEDGER, WAIT,
+};
+
+/// Claims each writing client makes.
+const CLAIMS_PER_CLIENT: u64 = 12;
+
+/// Clients write on all three nodes at once, each to a contract of its own and to two
+/// contracts all of them share.
+#[test]
+fn three_nodes_converge_under_concurrent_writers() -> Result<()> {
+    let trio = Trio::start()?;
+    let book = Arc::new(Ledgerbook::default());
+    let mut jobs = Vec::new();
+    for (i, api) in trio.apis.iter().enumerate() {
+        jobs.push((api.clone(), format!("own-{i}"), 1_000 * i as u64));
+        let shared = if i % 2 == 0 { "shared-a" } else { "shared-b" };
+        jobs.push((api.clone(), shared.to_owned(), 10_000 + 1_000 * i as u64));
+    }
+    let writers = Arc::clone(&book);
+    in_threads(jobs, move |(api, contract, nonces)| {
+        write_claims(
+            &api,
+            Contract::new(&contract)?,
+            CLAIMS_PER_CLIENT,
+            nonces,
+            &writers,
+        )
+    })
+    .with_context(|| trio.logs())?;
+
+    let acked = book.acked();
+    let size = distinct(&acked);
+    // 5 registrations and 6 clients' claims.
+    ensure!(
+        size == 5 + 6 * CLAIMS_PER_CLIENT,
+        "{size} events acknowledged"
+    );
+    let log = converged(&trio.apis(), size).with_context(|| trio.logs())?;
+    exactly_the_acknowledged(&log, &acked)?;
+    let note = cosigned(&trio.apis(), size).with_context(|| trio.logs())?;
+    ensure!(note.lines().next() == Some(&*format!("outcome-ledger/{LEDGER}")));
+    Ok(())
+}
+
+fn distinct(acked: &[(EventId, u64)]) -> u64 {
+    let ids: std::collections::HashSet<&EventId> = acked.iter().map(|(id, _)| id).collect();
+    ids.len() as u64
+}
+
+/// Six racers, two per node, post different claims at the same head of one contract, round
+/// after round: each round has exactly one winner, every loser gets 409 with the winner as
+/// the head, and every node holds the winners, one per seq.
+#[test]
+fn racing_appends_have_exactly_one_winner_per_seq() -> Result<()> {
+    const ROUNDS: u64 = 8;
+    const RACERS: usize = 6;
+    let trio = Trio::start()?;
+    let mut contract = Contract::new("race")?;
+    let registration = contract.registered()?;
+    ensure!(matches!(
+        post(&trio.apis[0], &registration)?,
+        Answer::Created(0)
+    ));
+    contract.accept(&registration);
+    let mut winners = vec![registration.id];
+    for round in 0..ROUNDS {
+        let claims: Vec<Signed> = (0..RACERS)
+            .map(|racer| contract.claim("housed-12m", 1, round * 100 + racer as u64))
+            .collect::<Result<_>>()?;
+        let answers = race(&trio.apis, &claims)?;
+        let won: Vec<&Signed> = claims
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| matches!(a, Answer::Created(_)))
+            .map(|(c, _)| c)
+            .collect();
+        ensure!(won.len() == 1, "round {round}: answers {answers:?}");
+        let winner = won[0].clone();
+        for answer in answers.iter().filter(|a| !matches!(a, Answer::Created(_))) {
+            let expected = Answer::Conflict(winner.payload.seq.get() + 1, Some(winner.id));
+            ensure!(*answer == expected, "round {round}: a loser got {answer:?}");
+        }
+        contract.accept(&winner);
+        winners.push(winner.id);
+    }
+    let log = converged(&trio.apis(), ROUNDS + 1).with_context(|| trio.logs())?;
+    let in_log: Vec<String> = log.iter().map(|e| e.id.clone()).collect();
+    let expected: Vec<String> = winners.iter().map(EventId::to_hex).collect();
+    ensure!(in_log == expected, "the log is not the winners in order");
+    Ok(())
+}
+
+/// Posts every claim at once (racer i through node i mod 3) and returns the answers in order.
+fn race(apis: &[Api], claims: &[Signed]) -> Result<Vec<Answer>> {
+    let barrier = Arc::new(Barrier::new(claims.len()));
+    let handles: Vec<_> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, claim)| {
+            let (api, claim, barrier) = (
+                apis[i % apis.len()].clone(),
+                claim.clone(),
+                Arc::clone(&barrier),
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&api, &claim)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| anyhow::anyhow!("a racer panicked"))?)
+        .collect()
+}
+
+/// While clients write through two nodes, the third is killed with SIGKILL and restarted,
+/// and a fourth starts on an empty directory: both catch up with the same log and root.
+#[test]
+fn a_killed_node_and_a_new_node_catch_up() -> Result<()> {
+    let mut trio = Trio::start()?;
+    let book = Arc::new(Ledgerbook::default());
+    let writers = Arc::clone(&book);
+    let jobs: Vec<(Api, String, u64)> = (0..2)
+        .map(|i| (trio.apis[i].clone(), format!("steady-{i}"), 0))
+        .collect();
+    let clients = std::thread::spawn(move || {
+        in_threads(jobs, move |(api, contract, nonces)| {
+            write_claims(&api, Contract::new(&contract)?, 40, nonces, &writers)
+        })
+    });
+    let acks = |n: u64| {
+        let book = Arc::clone(&book);
+        move || Ok((book.acks.load(Ordering::SeqCst) >= n).then_some(()))
+    };
+    wait_until(WAIT, "10 acknowledgements", acks(10))?;
+    trio.nodes[2].kill()?;
+    wait_until(WAIT, "20 acknowledgements", acks(20))?;
+    trio.nodes[2].restart()?;
+    trio.apis[2] = Api::new(&trio.nodes[2].url(""))?;
+    support::wait_ready(&trio.apis[2])?;
+    trio.add_node()?;
+    let joined = clients
+        .join()
+        .map_err(|_| anyhow::anyhow!("clients panicked"))?;
+    joined.with_context(|| trio.logs())?;
+
+    let acked = book.acked();
+    let log = converged(&trio.apis(), distinct(&acked)).with_context(|| trio.logs())?;
+    exactly_the_acknowledged(&log, &acked)?;
+    Ok(())
+}
+
+/// nats-server is killed during writes and started again on the same port and store: writes
+/// answer 503 with Retry-After meanwhile, reads keep working, the nodes reconnect by
+/// themselves, and no event is lost or stored twice.
+#[test]
+fn nats_down_answers_503_and_loses_nothing() -> Result<()> {
+    let mut trio = Trio::start()?;
+    let book = Arc::new(Ledgerbook::default());
+    let writers = Arc::clone(&book);
+    let jobs: Vec<(Api, String, u64)> = trio
+        .apis
+        .iter()
+        .enumerate()
+        .map(|(i, api)| (api.clone(), format!("outage-{i}"), 0))
+        .collect();
+    let clients = std::thread::spawn(move || {
+        in_threads(jobs, move |(api, contract, nonces)| {
+            write_claims(&api, Contract::new(&contract)?, 25, nonces, &writers)
+        })
+    });
+    wait_until(WAIT, "15 acknowledgements", || {
+        Ok((book.acks.load(Ordering::SeqCst) >= 15).then_some(()))
+    })?;
+    trio.nats.kill()?;
+    wait_until(WAIT, "writers see 503s", || {
+        Ok((book.unavailable.load(Ordering::SeqCst) >= 3).then_some(()))
+    })?;
+    for api in &trio.apis {
+        let reply = api.get("/v1/log?limit=1")?;
+        ensure!(reply.status == 200, "a read failed while NATS was down");
+    }
+    trio.nats.restart()?;
+    let joined = clients
+        .join()
+        .map_err(|_| anyhow::anyhow!("clients panicked"))?;
+    joined.with_context(|| trio.logs())?;
+
+    let acked = book.acked();
+    ensure!(
+        distinct(&acked) == 3 * 26,
+        "{} acknowledged",
+        distinct(&acked)
+    );
+    let log = converged(&trio.apis(), 3 * 26).with_context(|| trio.logs())?;
+    exactly_the_acknowledged(&log, &acked)?;
+    Ok(())
+}
+
+/// A three-server JetStream cluster, stream replicas 3; one server is killed during writes:
+/// the ledger keeps accepting events and every node converges.
+#[test]
+fn a_cluster_survives_the_loss_of_a_server() -> Result<()> {
+    let mut cluster = Cluster::start(3)?;
+    let mut nodes = Vec::new();
+    let mut apis = Vec::new();
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let dir = tempfile::Builder::new()
+            .prefix("ledger-cluster-node-")
+            .tempdir()?;
+        // Each node knows every server and prefers its own.
+        let urls = format!("{},{}", cluster.url(i), cluster.urls());
+        let (node, api) = start_node(dir.path(), &urls, "3")?;
+        nodes.push(node);
+        apis.push(api);
+        dirs.push(dir);
+    }
+    let logs = || {
+        nodes
+            .iter()
+            .map(|n| n.log_tail())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    let book = Arc::new(Ledgerbook::default());
+    let writers = Arc::clone(&book);
+    let jobs: Vec<(Api, String, u64)> = apis
+        .iter()
+        .enumerate()
+        .map(|(i, api)| (api.clone(), format!("cluster-{i}"), 0))
+        .collect();
+    let clients = std::thread::spawn(move || {
+        in_threads(jobs, move |(api, contract, nonces)| {
+            write_claims(&api, Contract::new(&contract)?, 20, nonces, &writers)
+        })
+    });
+    wait_until(WAIT, "10 acknowledgements", || {
+        Ok((book.acks.load(Ordering::SeqCst) >= 10).then_some(()))
+    })?;
+    cluster.kill(0)?;
+    let after_kill = book.acks.load(Ordering::SeqCst);
+    let joined = clients
+        .join()
+        .map_err(|_| anyhow::anyhow!("clients panicked"))?;
+    joined.with_context(logs)?;
+    let acked = book.acked();
+    ensure!(
+        distinct(&acked) == 3 * 21 && book.acks.load(Ordering::SeqCst) > after_kill,
+        "the ledger stopped accepting events after the server was lost"
+    );
+    let apis: Vec<&Api> = apis.iter().collect();
+    let log = converged(&apis, 3 * 21).with_context(logs)?;
+    exactly_the_acknowledged(&log, &acked)?;
+    Ok(())
+}
+
+/// A party publishes straight to the stream, around the nodes: a forged claim and a claim
+/// naming more participants than units, each at the contract's head. Every node refuses both, with the same
+/// reasons at the same stream sequences, and the contract goes on as if they never came.
+#[test]
+fn every_node_refuses_a_rogue_publisher_identically() -> Result<()> {
+    let trio = Trio::start()?;
+    let mut contract = Contract::new("rogue-target")?;
+    let registration = contract.registered()?;
+    ensure!(matches!(
+        post(&trio.apis[0], &registration)?,
+        Answer::Created(0)
+    ));
+    contract.accept(&registration);
+    converged(&trio.apis(), 1)?;
+
+    let mut forged = contract.claim("housed-12m", 1, 1)?;
+    forged.envelope = support::forge(&forged.envelope)?;
+    // Three participants for one unit: more people than outcomes claimed.
+    let rule_broken = contract.claim_with("housed-12m", 1, 3, 2)?;
+    let subject = format!("ledger.{LEDGER}.events.{}", contract.id());
+    let mut rogue = RogueClient::connect(trio.nats.port())?;
+    let mut sequences = Vec::new();
+    for signed in [&forged, &rule_broken] {
+        let ack = rogue.publish(&subject, &signed.envelope)?;
+        sequences.push(ack["seq"].as_u64().with_context(|| format!("ack {ack}"))?);
+    }
+
+    let mut refused = Vec::new();
+    for api in &trio.apis {
+        let last = *sequences.last().context("no sequence")?;
+        refused.push(
+            wait_until(WAIT, "the rogue messages are judged", || {
+                let page = api.get("/v1/replication/refused")?.json()?;
+                let list = page["refused"].as_array().cloned().unwrap_or_default();
+                let done = list.iter().any(|r| r["sequence"] == last);
+                Ok(done.then_some(list))
+            })
+            .with_context(|| {
+                let status = api
+                    .get("/v1/replication")
+                    .map(|r| r.text())
+                    .unwrap_or_default();
+                let page = api
+                    .get("/v1/replication/refused")
+                    .map(|r| r.text())
+                    .unwrap_or_default();
+                format!("sequences {sequences:?}; {status}; {page}\n{}", trio.logs())
+            })?,
+        );
+    }
+    ensure!(
+        refused.iter().all(|r| *r == refused[0]),
+        "nodes disagree: {refused:?}"
+    );
+    let codes: BTreeMap<u64, (String, u64)> = refused[0]
+        .iter()
+        .map(|r| {
+            let code = r["code"].as_str().unwrap_or_default().to_owned();
+            (
+                r["sequence"].as_u64().unwrap_or(0),
+                (code, r["status"].as_u64().unwrap_or(0)),
+            )
+        })
+        .collect();
+    ensure!(
+        codes.get(&sequences[0]) == Some(&("invalid-signature".to_owned(), 401))
+            && codes.get(&sequences[1]) == Some(&("too-many-participants".to_owned(), 422)),
+        "refusals {codes:?}"
+    );
+    // The contract goes on at the same head, through any node.
+    let next = contract.claim("housed-12m", 1, 3)?;
+    ensure!(matches!(post(&trio.apis[2], &next)?, Answer::Created(1)));
+    converged(&trio.apis(), 2)?;
+    for api in &trio.apis {
+        ensure!(head(api)?.0 == 2);
+    }
+    Ok(())
+}
