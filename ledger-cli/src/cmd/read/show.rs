@@ -18,7 +18,8 @@ Examples:
   ledger --json show 4be0c1d2...e9 | jq .payload.body
 
 Prints the envelope's signatures (checked against the parties' keys), the decoded payload,
-the log index, and checks the event's inclusion proof against the node's latest checkpoint.";
+the log index, and checks the event's inclusion proof against the node's latest checkpoint.
+Exit status 1 if a signature or the inclusion proof does not verify.";
 
 /// `ledger show`
 #[derive(Debug, Args)]
