@@ -33,7 +33,7 @@ use crate::bundle::{parse_event_line, EventChunk};
 pub(crate) const WORKERS: usize = 2;
 
 /// Events per chunk: big enough to amortise the channel hops, small enough to keep memory low.
-pub(crate) const CHUNK_EVENTS: usize = 512;
+pub(crate) const CHUNK_EVENTS: usize = 2048;
 
 /// Chunks waiting in each channel.
 const CHANNEL_CHUNKS: usize = 2;
@@ -191,7 +191,7 @@ impl Replay {
         std::thread::scope(|scope| {
             let mut inputs = Vec::with_capacity(WORKERS);
             let mut outputs = Vec::with_capacity(WORKERS);
-            for _ in 0..WORKERS {
+            for number in 0..WORKERS {
                 let (input, work) = sync_channel(CHANNEL_CHUNKS);
                 let (done, output) = sync_channel(CHANNEL_CHUNKS);
                 let mut worker = Worker {
@@ -199,11 +199,15 @@ impl Replay {
                     shared: &shared,
                     seen: 0,
                 };
-                scope.spawn(move || worker.run(&work, &done));
+                thread(scope, format!("audit-worker-{number}"), move || {
+                    worker.run(&work, &done);
+                })?;
                 inputs.push(input);
                 outputs.push(output);
             }
-            scope.spawn(move || feed(source, &inputs));
+            thread(scope, "audit-reader".to_owned(), move || {
+                feed(source, &inputs)
+            })?;
             self.collect(&outputs, observer)
         })
     }
@@ -289,6 +293,31 @@ impl Replay {
             _ => Ok(()),
         }
     }
+}
+
+impl Drop for Replay {
+    /// Takes the progress bar off the terminal, whatever the outcome.
+    fn drop(&mut self) {
+        if let Some(progress) = &self.progress {
+            progress.finish_and_clear();
+        }
+    }
+}
+
+/// Starts a named thread in `scope`.
+fn thread<'scope, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    body: F,
+) -> Result<(), Stop>
+where
+    F: FnOnce() + Send + 'scope,
+{
+    std::thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, body)
+        .map(drop)
+        .map_err(|e| Stop::Trouble(anyhow::anyhow!("cannot start a thread of the audit: {e}")))
 }
 
 /// Deals the source's chunks round-robin to the workers, stopping after an error.

@@ -28,8 +28,9 @@ pub(crate) struct Verified {
     pub(crate) signers: Vec<String>,
     /// How many had to.
     pub(crate) min_signers: usize,
-    /// Every contract's state after the replay (empty for the proof-based check).
-    pub(crate) contracts: Vec<ContractState>,
+    /// Every contract's statement after the replay, by contract id (empty for the
+    /// proof-based check).
+    pub(crate) contracts: Vec<ContractReport>,
     /// Further checks that passed, as sentences.
     pub(crate) notes: Vec<String>,
 }
@@ -37,8 +38,12 @@ pub(crate) struct Verified {
 impl Verified {
     /// What a replay that reached `checkpoint` verified.
     pub(crate) fn of_replay(replay: &Replay, checkpoint: &Trusted, trust: &Trust) -> Self {
-        let mut contracts: Vec<ContractState> = replay.ledger().contracts().cloned().collect();
-        contracts.sort_by(|a, b| a.id().cmp(b.id()));
+        let mut contracts: Vec<ContractReport> = replay
+            .ledger()
+            .contracts()
+            .map(ContractReport::of)
+            .collect();
+        contracts.sort_by(|a, b| a.statement.contract.cmp(&b.statement.contract));
         Self {
             contracts,
             ..Self::of_checkpoint(checkpoint, trust)
@@ -55,6 +60,29 @@ impl Verified {
             min_signers: trust.min_signers(),
             contracts: Vec::new(),
             notes: Vec::new(),
+        }
+    }
+}
+
+/// What the audit prints of one contract: its statement, title and parties.
+#[derive(Debug)]
+pub(crate) struct ContractReport {
+    statement: Statement,
+    title: String,
+    parties: Vec<(String, Role)>,
+}
+
+impl ContractReport {
+    fn of(state: &ContractState) -> Self {
+        let parties = state
+            .parties()
+            .iter()
+            .map(|p| (p.name().to_string(), p.role()))
+            .collect();
+        Self {
+            statement: Statement::of(state),
+            title: state.title().to_string(),
+            parties,
         }
     }
 }
@@ -118,11 +146,10 @@ fn print_failure(out: &mut Output, finding: &Finding) -> io::Result<()> {
 }
 
 fn print_verified(out: &mut Output, verified: &Verified) -> io::Result<()> {
-    for state in &verified.contracts {
-        let statement = Statement::of(state);
-        out.json("statement", &statement)?;
+    for report in &verified.contracts {
+        out.json("statement", &report.statement)?;
         if out.is_human() {
-            print_statement(out, state, &statement)?;
+            print_statement(out, report)?;
         }
     }
     out.say(summary(verified))?;
@@ -158,17 +185,13 @@ fn summary(verified: &Verified) -> String {
     text
 }
 
-fn print_statement(
-    out: &mut Output,
-    state: &ContractState,
-    statement: &Statement,
-) -> io::Result<()> {
+fn print_statement(out: &mut Output, report: &ContractReport) -> io::Result<()> {
+    let statement = &report.statement;
     let currency = statement.currency.as_str();
     let cash = |amount: proto::Amount| money(amount.get(), currency);
     out.say(format!(
         "Contract {} ({}), {currency}",
-        statement.contract,
-        state.title()
+        statement.contract, report.title
     ))?;
     let headers = [
         "outcome",
@@ -202,7 +225,7 @@ fn print_statement(
     out.say(table_of(
         &["party", "role", "money"],
         &[],
-        party_rows(state, statement),
+        party_rows(report),
     ))?;
     out.say(format!(
         "Verified {}, paid {}, unpaid {}, clawback due {}, cap left {}\n",
@@ -216,21 +239,22 @@ fn print_statement(
 
 /// Money by party: what the commissioner paid, what the provider side received, kept and
 /// distributed, and what each investor received.
-fn party_rows(state: &ContractState, statement: &Statement) -> Vec<Vec<String>> {
+fn party_rows(report: &ContractReport) -> Vec<Vec<String>> {
+    let statement = &report.statement;
     let currency = statement.currency.as_str();
     let cash = |amount: proto::Amount| money(amount.get(), currency);
-    let receiver = if state
-        .parties()
+    let receiver = if report
+        .parties
         .iter()
-        .any(|p| p.role() == Role::Intermediary)
+        .any(|(_, role)| *role == Role::Intermediary)
     {
         Role::Intermediary
     } else {
         Role::Provider
     };
     let mut rows = Vec::new();
-    for party in state.parties() {
-        let text = match party.role() {
+    for (name, role) in &report.parties {
+        let text = match *role {
             Role::Commissioner => format!(
                 "paid {} for outcomes; clawback due to it {}",
                 cash(statement.paid_money),
@@ -243,19 +267,13 @@ fn party_rows(state: &ContractState, statement: &Statement) -> Vec<Vec<String>> 
                 cash(statement.retained)
             ),
             Role::Investor => {
-                let line = statement.investors.iter().find(|i| i.name == *party.name());
-                format!(
-                    "received {}",
-                    cash(line.map_or(proto::Int::ZERO, |l| l.distributed))
-                )
+                let line = statement.investors.iter().find(|i| i.name.as_str() == name);
+                let received = line.map_or(proto::Int::ZERO, |l| l.distributed);
+                format!("received {}", cash(received))
             }
             _ => continue,
         };
-        rows.push(vec![
-            party.name().to_string(),
-            party.role().as_str().to_owned(),
-            text,
-        ]);
+        rows.push(vec![name.clone(), role.as_str().to_owned(), text]);
     }
     rows
 }
