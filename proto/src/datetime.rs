@@ -56,7 +56,10 @@ impl Timestamp {
 }
 
 fn unreachable_date() -> Date {
-    Date { text: "1970-01-01".to_owned(), days: 0 }
+    Date {
+        text: "1970-01-01".to_owned(),
+        days: 0,
+    }
 }
 
 impl PartialOrd for Timestamp {
@@ -67,7 +70,9 @@ impl PartialOrd for Timestamp {
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.unix_nanos.cmp(&other.unix_nanos).then_with(|| self.text.cmp(&other.text))
+        self.unix_nanos
+            .cmp(&other.unix_nanos)
+            .then_with(|| self.text.cmp(&other.text))
     }
 }
 
@@ -87,7 +92,10 @@ impl FromStr for Timestamp {
         }
         let t = OffsetDateTime::parse(s, &Rfc3339)
             .map_err(|e| invalid(format!("time {s:?} is not a valid RFC 3339 instant: {e}")))?;
-        Ok(Self { text: s.to_owned(), unix_nanos: t.unix_timestamp_nanos() })
+        Ok(Self {
+            text: s.to_owned(),
+            unix_nanos: t.unix_timestamp_nanos(),
+        })
     }
 }
 
@@ -105,8 +113,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::ids::deserialize_from_str(d, "an RFC 3339 instant string")
     }
 }
 
@@ -146,9 +153,17 @@ impl FromStr for Date {
     fn from_str(s: &str) -> Result<Self, DecodeError> {
         let b = s.as_bytes();
         let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-        let shape_ok =
-            b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
-        let bad = || invalid(format!("date must be YYYY-MM-DD, like 2025-04-01, got {s:?}"));
+        let shape_ok = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && digits(0..4)
+            && digits(5..7)
+            && digits(8..10);
+        let bad = || {
+            invalid(format!(
+                "date must be YYYY-MM-DD, like 2025-04-01, got {s:?}"
+            ))
+        };
         if !shape_ok {
             return Err(bad());
         }
@@ -157,7 +172,10 @@ impl FromStr for Date {
         let day: u8 = s[8..10].parse().map_err(|_| bad())?;
         let month = time::Month::try_from(month).map_err(|_| bad())?;
         let date = CalendarDate::from_calendar_date(year, month, day).map_err(|_| bad())?;
-        Ok(Self { text: s.to_owned(), days: date.to_julian_day() - 2_440_588 })
+        Ok(Self {
+            text: s.to_owned(),
+            days: date.to_julian_day() - 2_440_588,
+        })
     }
 }
 
@@ -175,7 +193,6 @@ impl Serialize for Date {
 
 impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::ids::deserialize_from_str(d, "a date string")
     }
 }

@@ -21,6 +21,10 @@ use crate::ids::{KeyId, PublicKey};
 use crate::jcs;
 use crate::payload::{bounds, PAYLOAD_TYPE};
 
+#[cfg(test)]
+mod tests;
+mod wire;
+
 /// Most signatures one envelope may carry: one per party of a contract.
 pub const SIGNATURES_MAX: usize = bounds::PARTIES_MAX;
 
@@ -114,18 +118,24 @@ impl Envelope {
     /// As [`Envelope::decode_any_type`], and [`DecodeErrorKind::Envelope`] at `/payloadType`
     /// for another payload type.
     pub fn decode(json: &[u8]) -> Result<Self, DecodeError> {
-        let envelope = Self::decode_any_type(json)?;
-        if envelope.payload_type != PAYLOAD_TYPE {
-            return Err(DecodeError::new(
-                DecodeErrorKind::Envelope,
-                "/payloadType",
-                format!(
-                    "payloadType {:?} is not a ledger event; use {PAYLOAD_TYPE:?}",
-                    envelope.payload_type
-                ),
-            ));
+        Self::decode_any_type(json)?.of_ledger_type()
+    }
+
+    /// Decodes as [`Envelope::decode`] and gives also the envelope's canonical bytes, the data
+    /// of its Merkle leaf: what [`Envelope::to_jcs`] gives, put together from the text
+    /// received (no base64 re-encoding). For canonical input, they equal `json`.
+    ///
+    /// # Errors
+    /// As [`Envelope::decode`].
+    pub fn decode_with_jcs(json: &[u8]) -> Result<(Self, Vec<u8>), DecodeError> {
+        match wire::decode(json) {
+            Some((envelope, text)) => Ok((envelope.of_ledger_type()?, text.canonical_bytes())),
+            None => {
+                let envelope = Self::decode_reference(json)?.of_ledger_type()?;
+                let jcs = envelope.to_jcs();
+                Ok((envelope, jcs))
+            }
         }
-        Ok(envelope)
     }
 
     /// Decodes an envelope of any `payloadType` with the same strict rules otherwise (see the
@@ -137,6 +147,31 @@ impl Envelope {
     /// `UnknownField`, `Envelope` for bad base64, key ids, signature lengths or order, and
     /// `TooLarge` for too many signatures.
     pub fn decode_any_type(json: &[u8]) -> Result<Self, DecodeError> {
+        match wire::decode(json) {
+            Some((envelope, _)) => Ok(envelope),
+            None => Self::decode_reference(json),
+        }
+    }
+
+    /// This envelope if its `payloadType` is [`PAYLOAD_TYPE`].
+    fn of_ledger_type(self) -> Result<Self, DecodeError> {
+        if self.payload_type != PAYLOAD_TYPE {
+            return Err(DecodeError::new(
+                DecodeErrorKind::Envelope,
+                "/payloadType",
+                format!(
+                    "payloadType {:?} is not a ledger event; use {PAYLOAD_TYPE:?}",
+                    self.payload_type
+                ),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The reference decoder: parses to a JSON value refusing duplicate members, then checks
+    /// each member. Slower than the fast path of [`Envelope::decode_any_type`], it finds the
+    /// precise error of what that path refuses.
+    fn decode_reference(json: &[u8]) -> Result<Self, DecodeError> {
         let value = jcs::parse_strict(json)?;
         let mut members = object_members(value, "", &["payload", "payloadType", "signatures"])?;
         let payload_type = take_string(&mut members, "", "payloadType")?;
@@ -180,30 +215,44 @@ impl Envelope {
         pae(&self.payload_type, &self.payload)
     }
 
-    /// The canonical RFC 8785 bytes of this envelope: the data of its Merkle leaf.
+    /// The canonical RFC 8785 bytes of this envelope: the data of its Merkle leaf. Written
+    /// straight into one buffer: the members are in canonical order already, and base64 and
+    /// hex need no escaping.
     pub fn to_jcs(&self) -> Vec<u8> {
-        let signatures = self
-            .signatures
-            .iter()
-            .map(|s| {
-                let mut sig = Map::new();
-                sig.insert("keyid".to_owned(), Value::String(s.keyid.to_hex()));
-                sig.insert("sig".to_owned(), Value::String(STANDARD.encode(s.sig)));
-                Value::Object(sig)
-            })
-            .collect();
-        let mut envelope = Map::new();
-        envelope.insert(
-            "payload".to_owned(),
-            Value::String(STANDARD.encode(&self.payload)),
+        let base64_len = |bytes: usize| bytes.div_ceil(3) * 4;
+        let mut out = Vec::with_capacity(
+            48 + base64_len(self.payload.len())
+                + self.payload_type.len()
+                + self.signatures.len() * (22 + 64 + base64_len(SIGNATURE_BYTES)),
         );
-        envelope.insert(
-            "payloadType".to_owned(),
-            Value::String(self.payload_type.clone()),
-        );
-        envelope.insert("signatures".to_owned(), Value::Array(signatures));
-        jcs::encode(&Value::Object(envelope))
+        out.extend_from_slice(b"{\"payload\":\"");
+        push_base64(&mut out, &self.payload);
+        out.extend_from_slice(b"\",\"payloadType\":");
+        jcs::write_string(&mut out, &self.payload_type);
+        out.extend_from_slice(b",\"signatures\":[");
+        for (i, signature) in self.signatures.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"keyid\":\"");
+            signature.keyid.push_hex(&mut out);
+            out.extend_from_slice(b"\",\"sig\":\"");
+            push_base64(&mut out, &signature.sig);
+            out.extend_from_slice(b"\"}");
+        }
+        out.extend_from_slice(b"]}");
+        out
     }
+}
+
+/// Appends the standard padded base64 of `bytes`.
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    // No overflow: a slice in memory is at most isize::MAX bytes.
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    // The space is exactly the encoded length, so encoding cannot run out of it.
+    let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
 }
 
 fn check_signature_list(signatures: &[Signature]) -> Result<(), DecodeError> {

@@ -2,8 +2,10 @@
 //! value of one of these types is valid by construction ("parse, don't validate").
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
+use serde::de::Visitor;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -13,18 +15,92 @@ use crate::error::{DecodeError, DecodeErrorKind};
 /// implementation (an IEEE-754 double) represents exactly.
 pub const INT_MAX: u64 = (1 << 53) - 1;
 
+/// Deserializes a string-typed value through its `FromStr`, reading the string in place (no
+/// `String` is made for it: hex ids are decoded straight from the input text).
+pub(crate) fn deserialize_from_str<'de, D, T>(d: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = DecodeError>,
+{
+    struct ParseVisitor<T> {
+        expecting: &'static str,
+        parsed: PhantomData<T>,
+    }
+
+    impl<T: FromStr<Err = DecodeError>> Visitor<'_> for ParseVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+
+    d.deserialize_str(ParseVisitor {
+        expecting,
+        parsed: PhantomData,
+    })
+}
+
 fn invalid(detail: impl Into<String>) -> DecodeError {
     DecodeError::new(DecodeErrorKind::InvalidValue, "", detail)
 }
 
-fn parse_hex32(s: &str, what: &str) -> Result<[u8; 32], DecodeError> {
-    let well_formed = s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !well_formed {
-        return Err(invalid(format!("{what} must be 64 lowercase hex digits, got {s:?}")));
+/// The value of each byte as a lowercase hex digit; `INVALID` for every other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        digit += 1;
     }
+    table
+};
+
+/// Marks a byte that is not a lowercase hex digit: its high bits are set, no digit's are.
+const INVALID: u8 = 0xF0;
+
+fn parse_hex32(s: &str, what: &str) -> Result<[u8; 32], DecodeError> {
+    let digits = s.as_bytes();
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|e| invalid(format!("{what}: {e}")))?;
+    let mut seen = 0u8;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        seen |= high | low;
+        *byte = (high << 4) | (low & 0x0F);
+    }
+    if digits.len() != 64 || seen & INVALID != 0 {
+        return Err(invalid(format!(
+            "{what} must be 64 lowercase hex digits, got {s:?}"
+        )));
+    }
     Ok(out)
+}
+
+/// The 64 lowercase hex digits of 32 bytes, on the stack.
+struct Hex64([u8; 64]);
+
+impl Hex64 {
+    fn of(bytes: &[u8; 32]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0F)];
+        }
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Hex digits are ASCII, so this never falls back.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 macro_rules! hex32_type {
@@ -44,7 +120,7 @@ macro_rules! hex32_type {
             }
             /// Lowercase hex form.
             pub fn to_hex(&self) -> String {
-                hex::encode(self.0)
+                Hex64::of(&self.0).as_str().to_owned()
             }
         }
 
@@ -57,26 +133,25 @@ macro_rules! hex32_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_hex())
+                f.write_str(Hex64::of(&self.0).as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.to_hex())
+                write!(f, "{}({})", stringify!($name), Hex64::of(&self.0).as_str())
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.to_hex())
+                s.serialize_str(Hex64::of(&self.0).as_str())
             }
         }
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                deserialize_from_str(d, concat!("a ", $what, " string"))
             }
         }
     };
@@ -114,6 +189,11 @@ impl KeyId {
     pub fn of(key: &PublicKey) -> Self {
         Self(Sha256::digest(key.as_bytes()).into())
     }
+
+    /// Appends the lowercase hex form to `out`.
+    pub(crate) fn push_hex(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&Hex64::of(&self.0).0);
+    }
 }
 
 impl EventId {
@@ -128,7 +208,9 @@ fn is_slug(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
-        && b[1..].iter().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        && b[1..]
+            .iter()
+            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
 macro_rules! slug_type {
@@ -172,8 +254,7 @@ macro_rules! slug_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                deserialize_from_str(d, concat!("a ", $what, " string"))
             }
         }
     };
@@ -234,8 +315,7 @@ impl Serialize for Currency {
 
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        deserialize_from_str(d, "a currency code string")
     }
 }
 

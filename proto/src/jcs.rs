@@ -14,14 +14,27 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 
-/// Serializes `value` to its canonical RFC 8785 bytes.
+mod writer;
+
+/// Serializes `value` to its canonical RFC 8785 bytes, written straight from the value (no
+/// `serde_json::Value` in between).
 ///
 /// # Errors
-/// Fails if the value holds a number that JCS cannot represent (NaN or infinity never occur in
-/// `serde_json::Value`, so in practice this only fails for `T` that does not map to JSON).
-pub fn to_canonical_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let value = serde_json::to_value(value)?;
-    Ok(encode(&value))
+/// Fails for what JCS cannot represent: a NaN or infinite float, an integer beyond 64 bits, a
+/// map key that is not a string (integers and booleans are written as their text, as
+/// `serde_json` does), or an object member written twice.
+pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    to_canonical_vec_sized(value, 256)
+}
+
+/// [`to_canonical_vec`] into a buffer of `capacity` bytes to start with.
+pub(crate) fn to_canonical_vec_sized<T: Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut writer = writer::Writer::with_capacity(capacity);
+    value.serialize(&mut writer)?;
+    Ok(writer.into_bytes())
 }
 
 /// Canonical RFC 8785 bytes of a JSON value.
@@ -88,26 +101,44 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     out.extend_from_slice(buffer.format(f).as_bytes());
 }
 
-fn write_string(out: &mut Vec<u8>, s: &str) {
+/// Writes `s` as a JCS string: only `"`, `\\` and control characters are escaped, the short
+/// forms where JSON has them, else `\u00xx` in lowercase hex.
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{08}' => out.extend_from_slice(b"\\b"),
-            '\u{0C}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
+    let bytes = s.as_bytes();
+    // Most strings need no escape: find out in one branch-free pass, then copy them whole.
+    let needs_escape = bytes.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
     }
+    let mut unescaped_from = 0;
+    let mut control = *b"\\u0000";
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1F => {
+                control[4] = HEX[usize::from(byte >> 4)];
+                control[5] = HEX[usize::from(byte & 0x0F)];
+                &control
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[unescaped_from..i]);
+        out.extend_from_slice(escape);
+        unescaped_from = i + 1;
+    }
+    out.extend_from_slice(&bytes[unescaped_from..]);
     out.push(b'"');
 }
 

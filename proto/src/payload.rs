@@ -12,11 +12,15 @@ use serde_json::Value;
 use crate::datetime::{Date, Timestamp};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::ids::{
-    Amount, ContractId, Currency, EventId, Int, KeyId, OutcomeId, PublicKey, Pseudonym,
+    Amount, ContractId, Currency, EventId, Int, KeyId, OutcomeId, Pseudonym, PublicKey,
     Sha256Digest,
 };
 use crate::jcs;
 use crate::text::Text;
+
+#[cfg(test)]
+mod tests;
+mod wire;
 
 /// The DSSE `payloadType` of every ledger event.
 pub const PAYLOAD_TYPE: &str = "application/vnd.outcome-ledger.event.v1+json";
@@ -189,7 +193,11 @@ pub struct Evidence {
     /// Its media type, e.g. `application/pdf`.
     pub media_type: Text<127>,
     /// Where the verifier can fetch it, if anywhere.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri: Option<Text<2048>>,
 }
 
@@ -260,7 +268,11 @@ pub struct DisputeResolved {
     /// The decision.
     pub decision: Decision,
     /// Units that stand, with `adjusted` only.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quantity: Option<Int>,
 }
 
@@ -281,10 +293,18 @@ pub enum Stance {
 #[serde(deny_unknown_fields)]
 pub struct FeedbackRecorded {
     /// The claim spoken of, if one.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub claim: Option<EventId>,
     /// The outcome spoken of, if one.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub outcome: Option<OutcomeId>,
     /// Affirms, contests, or comments.
     pub stance: Stance,
@@ -439,7 +459,22 @@ impl Kind {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Some(match s {
+            "contract.registered" => Kind::ContractRegistered,
+            "contract.amended" => Kind::ContractAmended,
+            "key.rotated" => Kind::KeyRotated,
+            "key.revoked" => Kind::KeyRevoked,
+            "claim.submitted" => Kind::ClaimSubmitted,
+            "claim.verified" => Kind::ClaimVerified,
+            "claim.rejected" => Kind::ClaimRejected,
+            "claim.disputed" => Kind::ClaimDisputed,
+            "dispute.resolved" => Kind::DisputeResolved,
+            "feedback.recorded" => Kind::FeedbackRecorded,
+            "payment.made" => Kind::PaymentMade,
+            "distribution.made" => Kind::DistributionMade,
+            "contract.closed" => Kind::ContractClosed,
+            _ => return None,
+        })
     }
 }
 
@@ -460,24 +495,6 @@ impl Body {
             Body::PaymentMade(_) => Kind::PaymentMade,
             Body::DistributionMade(_) => Kind::DistributionMade,
             Body::ContractClosed(_) => Kind::ContractClosed,
-        }
-    }
-
-    fn to_value(&self) -> Result<Value, serde_json::Error> {
-        match self {
-            Body::ContractRegistered(b) => serde_json::to_value(b),
-            Body::ContractAmended(b) => serde_json::to_value(b),
-            Body::KeyRotated(b) => serde_json::to_value(b),
-            Body::KeyRevoked(b) => serde_json::to_value(b),
-            Body::ClaimSubmitted(b) => serde_json::to_value(b),
-            Body::ClaimVerified(b) => serde_json::to_value(b),
-            Body::ClaimRejected(b) => serde_json::to_value(b),
-            Body::ClaimDisputed(b) => serde_json::to_value(b),
-            Body::DisputeResolved(b) => serde_json::to_value(b),
-            Body::FeedbackRecorded(b) => serde_json::to_value(b),
-            Body::PaymentMade(b) => serde_json::to_value(b),
-            Body::DistributionMade(b) => serde_json::to_value(b),
-            Body::ContractClosed(b) => serde_json::to_value(b),
         }
     }
 
@@ -584,7 +601,8 @@ pub struct Payload {
     pub body: Body,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The header as the reference decoder reads it, from a parsed JSON value.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Header {
     v: u64,
@@ -611,13 +629,26 @@ impl Payload {
     /// # Errors
     /// A [`DecodeError`] naming the class of failure and where it is.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match wire::decode_canonical(bytes) {
+            Some(payload) => Ok(payload),
+            None => Self::decode_reference(bytes),
+        }
+    }
+
+    /// The reference decoder: parses to a JSON value refusing duplicate members, checks the
+    /// canonical form, then reads the typed header and body. Slower than the fast path of
+    /// [`Payload::decode`], it finds the precise error of what that path refuses.
+    fn decode_reference(bytes: &[u8]) -> Result<Self, DecodeError> {
         let value = jcs::check_canonical(bytes)?;
         let header: Header = serde_json::from_value(value).map_err(|e| classify(&e))?;
         if header.v != VERSION {
             return Err(DecodeError::new(
                 DecodeErrorKind::InvalidValue,
                 "/v",
-                format!("unsupported payload version {}, this build reads version {VERSION}", header.v),
+                format!(
+                    "unsupported payload version {}, this build reads version {VERSION}",
+                    header.v
+                ),
             ));
         }
         let kind = Kind::parse(&header.kind).ok_or_else(|| {
@@ -629,31 +660,31 @@ impl Payload {
         })?;
         let body = Body::from_value(kind, header.body)?;
         body.check_bounds()?;
-        Ok(Self {
+        let payload = Self {
             contract: header.contract,
             seq: header.seq,
             prev: header.prev,
             author: header.author,
             at: header.at,
             body,
-        })
+        };
+        // serde also reads a struct from the array of its member values, and a unit enum
+        // variant from `{"variant":null}`: such bytes are canonical JSON of another shape, and
+        // would not re-encode to themselves.
+        if payload.encode() != bytes {
+            return Err(DecodeError::malformed(
+                "a member has the wrong JSON type (an object written as an array, or a name \
+                 as an object); write the payload as SPEC.md section 1.5 shows",
+            ));
+        }
+        Ok(payload)
     }
 
     /// The canonical RFC 8785 bytes of this payload.
     pub fn encode(&self) -> Vec<u8> {
-        let header = Header {
-            v: VERSION,
-            contract: self.contract.clone(),
-            seq: self.seq,
-            prev: self.prev,
-            kind: self.kind().as_str().to_owned(),
-            author: self.author,
-            at: self.at.clone(),
-            // Every body type serializes to a JSON object: no map keys that are not strings,
-            // no non-finite numbers.
-            body: self.body.to_value().unwrap_or(Value::Null),
-        };
-        jcs::to_canonical_vec(&header).unwrap_or_default()
+        // Every payload type maps to JSON that JCS represents: string member names only, no
+        // floats, no member twice.
+        wire::encode_sized(self, 1024).unwrap_or_default()
     }
 
     /// The event id of the canonical encoding of this payload.

@@ -28,10 +28,18 @@ impl<const MAX_CHARS: usize> FromStr for Text<MAX_CHARS> {
         }
         let chars = s.chars().count();
         if chars > MAX_CHARS {
-            return Err(invalid(format!("text of {chars} characters is over the limit of {MAX_CHARS}")));
+            return Err(invalid(format!(
+                "text of {chars} characters is over the limit of {MAX_CHARS}"
+            )));
         }
-        if let Some(c) = s.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
-            return Err(invalid(format!("text holds control character U+{:04X}", c as u32)));
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+        {
+            return Err(invalid(format!(
+                "text holds control character U+{:04X}",
+                c as u32
+            )));
         }
         Ok(Self(s.to_owned()))
     }
@@ -51,7 +59,6 @@ impl<const MAX_CHARS: usize> Serialize for Text<MAX_CHARS> {
 
 impl<'de, const MAX_CHARS: usize> Deserialize<'de> for Text<MAX_CHARS> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::ids::deserialize_from_str(d, "a text string")
     }
 }

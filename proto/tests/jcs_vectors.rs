@@ -52,6 +52,12 @@ fn inputs_canonicalize_to_the_expected_output_bytes() {
             String::from_utf8_lossy(&output),
             "{name}"
         );
+        let written = jcs::to_canonical_vec(&value).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&output),
+            "{name}: the serde writer"
+        );
     }
 }
 
@@ -80,6 +86,12 @@ fn es6_number_lines_format_as_expected() {
         let number = Number::from_f64(value).unwrap_or_else(|| panic!("{line}: finite"));
         let encoded = jcs::encode(&Value::Number(number));
         assert_eq!(String::from_utf8_lossy(&encoded), expected, "{line}");
+        let written = jcs::to_canonical_vec(&value).expect("finite");
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            expected,
+            "{line}: writer"
+        );
         lines += 1;
     }
     assert_eq!(lines, 10_000);
@@ -108,6 +120,60 @@ fn duplicate_members_are_refused_at_any_depth_with_their_pointer() {
         let err = jcs::check_canonical(text.as_bytes()).expect_err(text);
         assert_eq!(err.kind(), DecodeErrorKind::DuplicateKey, "{text}");
     }
+}
+
+/// Struct members come out sorted by the writer, whatever order they are declared in; the
+/// expected text is written out by hand.
+#[test]
+fn the_writer_sorts_struct_members_at_every_depth_and_escapes_minimally() {
+    #[derive(serde::Serialize)]
+    struct Inner {
+        z: u8,
+        b: Option<u8>,
+        a: &'static str,
+    }
+    #[derive(serde::Serialize)]
+    struct Outer {
+        zeta: Vec<Inner>,
+        #[serde(rename = "\u{fb01}")]
+        euro: bool,
+        #[serde(rename = "\u{1f600}")]
+        smile: (),
+        alpha: i64,
+    }
+    let value = Outer {
+        zeta: vec![Inner {
+            z: 1,
+            b: None,
+            a: "\"\\/\u{7}\u{1f}\u{7f}\n",
+        }],
+        euro: true,
+        smile: (),
+        alpha: -9_007_199_254_740_993,
+    };
+    // U+1F600 is the UTF-16 pair D83D DE00, which sorts before U+FB01 (code point order would
+    // put it after).
+    let expected = "{\"alpha\":-9007199254740992,\"zeta\":[{\"a\":\"\\\"\\\\/\\u0007\\u001f\u{7f}\\n\",\"b\":null,\"z\":1}],\"\u{1f600}\":null,\"\u{fb01}\":true}";
+    let written = jcs::to_canonical_vec(&value).expect("representable");
+    assert_eq!(String::from_utf8_lossy(&written), expected);
+}
+
+#[test]
+fn the_writer_refuses_what_jcs_cannot_represent() {
+    assert!(jcs::to_canonical_vec(&f64::NAN).is_err());
+    assert!(jcs::to_canonical_vec(&[f64::INFINITY]).is_err());
+    let float_keys: Vec<(f64, u8)> = vec![(1.5, 1)];
+    let map: std::collections::BTreeMap<String, u8> = [("k".to_owned(), 1)].into();
+    assert_eq!(
+        jcs::to_canonical_vec(&map).expect("string keys"),
+        b"{\"k\":1}"
+    );
+    assert!(
+        jcs::to_canonical_vec(&float_keys).is_ok(),
+        "a list of pairs is an array"
+    );
+    let big = 1u128 << 70;
+    assert!(jcs::to_canonical_vec(&big).is_err());
 }
 
 #[test]
@@ -160,5 +226,11 @@ proptest! {
         let parsed = jcs::parse_strict(&once).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(jcs::encode(&parsed), once.clone());
         prop_assert!(jcs::check_canonical(&once).is_ok());
+    }
+
+    #[test]
+    fn the_serde_writer_agrees_with_the_value_encoder(value in json_value()) {
+        let written = jcs::to_canonical_vec(&value).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(written, jcs::encode(&value));
     }
 }
