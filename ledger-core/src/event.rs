@@ -33,8 +33,10 @@ impl Event {
                 ),
             )));
         }
-        let envelope = Envelope::decode(envelope_json)?;
-        Self::from_envelope(envelope)
+        // The leaf bytes come with the envelope, from the text received (no re-encoding), here
+        // where decoding runs in parallel, not on the sequential apply path.
+        let (envelope, leaf) = Envelope::decode_with_jcs(envelope_json)?;
+        Self::with_leaf(envelope, leaf)
     }
 
     /// The event an already decoded envelope carries.
@@ -43,10 +45,14 @@ impl Event {
     /// [`Rejection::Decode`] if the payload does not decode strictly (located under
     /// `/payload`).
     pub fn from_envelope(envelope: Envelope) -> Result<Self, Rejection> {
+        let leaf = envelope.to_jcs();
+        Self::with_leaf(envelope, leaf)
+    }
+
+    /// `leaf` is the canonical bytes of `envelope`.
+    fn with_leaf(envelope: Envelope, leaf: Vec<u8>) -> Result<Self, Rejection> {
         let payload = Payload::decode(envelope.payload()).map_err(|e| e.under("/payload"))?;
         let id = EventId::of_payload(envelope.payload());
-        // Encoded once here, where decoding runs in parallel, not on the sequential apply path.
-        let leaf = envelope.to_jcs();
         Ok(Self {
             envelope,
             payload,
