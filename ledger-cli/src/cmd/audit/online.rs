@@ -437,3 +437,37 @@ fn prove_inclusion(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::first_difference;
+
+    #[test]
+    fn the_first_difference_is_located_by_json_pointer() {
+        let node = json!({"id": "c", "tally": {"paid_money": 5000, "verified_money": 9000}, "claims": [1, 2]});
+        let ours = json!({"id": "c", "tally": {"paid_money": 4000, "verified_money": 9000}, "claims": [1, 2]});
+        let found = first_difference(&node, &ours, String::new());
+        assert_eq!(
+            found,
+            Some((
+                "/tally/paid_money".to_owned(),
+                "5000".to_owned(),
+                "4000".to_owned()
+            ))
+        );
+        assert_eq!(first_difference(&node, &node, String::new()), None);
+        let missing = json!({"id": "c"});
+        let found = first_difference(&json!({"id": "c", "closed": true}), &missing, String::new());
+        assert_eq!(
+            found,
+            Some(("/closed".to_owned(), "true".to_owned(), "null".to_owned()))
+        );
+        let longer = first_difference(&json!([1, 2, 3]), &json!([1, 2]), String::new());
+        assert_eq!(
+            longer,
+            Some((String::new(), "[1,2,3]".to_owned(), "[1,2]".to_owned()))
+        );
+    }
+}

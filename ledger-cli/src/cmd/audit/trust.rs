@@ -144,3 +144,42 @@ fn push_new(verifiers: &mut Vec<NoteVerifier>, verifier: NoteVerifier) {
         verifiers.push(verifier);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use proto::note::NoteSigner;
+
+    use super::{load_verifiers, Trust};
+
+    fn vkey(name: &str, seed: u8) -> String {
+        match NoteSigner::new(name, SigningKey::from_bytes(&[seed; 32])) {
+            Ok(signer) => signer.verifier_key(),
+            Err(e) => panic!("test key: {e}"),
+        }
+    }
+
+    #[test]
+    fn trusted_keys_come_from_strings_and_files_once_each() -> anyhow::Result<()> {
+        let (a, b) = (vkey("log.example", 1), vkey("witness.example", 2));
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("trusted.txt");
+        std::fs::write(&file, format!("# the log\n{a}\n\n  {b}  \n{a}\n"))?;
+        let path = file.to_string_lossy().into_owned();
+        let verifiers = load_verifiers(&[a.clone(), path])?;
+        let names: Vec<&str> = verifiers.iter().map(|v| v.name()).collect();
+        assert_eq!(names, ["log.example", "witness.example"]);
+        assert!(load_verifiers(&["not-a-key".to_owned()]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn more_signers_than_trusted_keys_is_a_usage_error() -> anyhow::Result<()> {
+        let verifiers = load_verifiers(&[vkey("log.example", 1)])?;
+        assert!(Trust::new(verifiers.clone(), 2).is_err());
+        assert!(Trust::new(verifiers.clone(), 0).is_err());
+        assert!(Trust::new(Vec::new(), 1).is_err());
+        assert_eq!(Trust::new(verifiers, 1)?.min_signers(), 1);
+        Ok(())
+    }
+}
