@@ -229,7 +229,10 @@ fn id_columns(count: usize, rows: &[Vec<String>]) -> Vec<usize> {
     let is_id = |cell: &str| cell.len() == 64 && cell.bytes().all(|b| b.is_ascii_hexdigit());
     (0..count)
         .filter(|&i| {
-            let cells = rows.iter().filter_map(|row| row.get(i)).filter(|c| !c.is_empty());
+            let cells = rows
+                .iter()
+                .filter_map(|row| row.get(i))
+                .filter(|c| !c.is_empty());
             let mut cells = cells.peekable();
             cells.peek().is_some() && cells.all(|c| is_id(c))
         })

@@ -16,6 +16,9 @@ pub mod text;
 
 pub use datetime::{Date, Timestamp};
 pub use error::{DecodeError, DecodeErrorKind};
-pub use ids::{Amount, ContractId, Currency, EventId, Int, KeyId, OutcomeId, PublicKey, Pseudonym, Sha256Digest};
+pub use ids::{
+    Amount, ContractId, Currency, EventId, Int, KeyId, OutcomeId, Pseudonym, PublicKey,
+    Sha256Digest,
+};
 pub use payload::{Body, Kind, Payload, Role};
 pub use text::Text;
