@@ -221,6 +221,9 @@ fn bench_kind(c: &mut Criterion, kind: &str, json: &[u8]) {
     measure(c, &format!("{kind}/payload_decode"), || {
         assert!(Payload::decode(black_box(envelope.payload())).is_ok());
     });
+    measure(c, &format!("{kind}/payload_encode"), || {
+        black_box(black_box(&payload).encode());
+    });
     measure(c, &format!("{kind}/envelope_decode_with_jcs"), || {
         assert!(Envelope::decode_with_jcs(black_box(json)).is_ok());
     });

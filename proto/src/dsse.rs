@@ -6,7 +6,12 @@
 //! and member order are tolerated on input. What is strict: no unknown or duplicate members,
 //! standard padded base64 only, at least one signature, signatures sorted by `keyid` with no
 //! repeats, `keyid` 64 lowercase hex and `sig` exactly 64 bytes. [`Envelope::to_jcs`] gives the
-//! canonical RFC 8785 bytes of an envelope: the data of its Merkle leaf.
+//! canonical RFC 8785 bytes of an envelope: the data of its Merkle leaf;
+//! [`Envelope::decode_with_jcs`] gives them at decoding, from the text received.
+//!
+//! Decoding reads the JSON straight into typed values, borrowing its strings, with every rule
+//! above checked. What that fast path refuses goes to a reference decoder (through
+//! `serde_json::Value`), which names the error and where it is; tests check the two agree.
 //!
 //! Verifying signatures is `ledger-core`'s job; [`sign`] is here because the CLI and the tests
 //! need to make envelopes.

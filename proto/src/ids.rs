@@ -49,38 +49,59 @@ fn invalid(detail: impl Into<String>) -> DecodeError {
     DecodeError::new(DecodeErrorKind::InvalidValue, "", detail)
 }
 
-/// The value of each byte as a lowercase hex digit; `INVALID` for every other byte.
-const HEX_VALUES: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut digit = 0;
-    while digit < 16 {
-        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
-        digit += 1;
-    }
-    table
-};
-
-/// Marks a byte that is not a lowercase hex digit: its high bits are set, no digit's are.
-const INVALID: u8 = 0xF0;
-
 fn parse_hex32(s: &str, what: &str) -> Result<[u8; 32], DecodeError> {
-    let digits = s.as_bytes();
+    <&[u8; 64]>::try_from(s.as_bytes())
+        .ok()
+        .and_then(decode_hex64)
+        .ok_or_else(|| invalid(format!("{what} must be 64 lowercase hex digits, got {s:?}")))
+}
+
+fn decode_hex64(digits: &[u8; 64]) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
-    let mut seen = 0u8;
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let (high, low) = (
-            HEX_VALUES[usize::from(pair[0])],
-            HEX_VALUES[usize::from(pair[1])],
-        );
-        seen |= high | low;
-        *byte = (high << 4) | (low & 0x0F);
+    for (bytes, word) in out.chunks_exact_mut(4).zip(digits.chunks_exact(8)) {
+        let mut chars = [0u8; 8];
+        chars.copy_from_slice(word);
+        bytes.copy_from_slice(&hex_word(u64::from_le_bytes(chars))?);
     }
-    if digits.len() != 64 || seen & INVALID != 0 {
-        return Err(invalid(format!(
-            "{what} must be 64 lowercase hex digits, got {s:?}"
-        )));
+    Some(out)
+}
+
+/// Decodes eight lowercase hex digits (little-endian in `word`: the first is the low byte)
+/// to four bytes, all eight at once; `None` if any is not a lowercase hex digit.
+fn hex_word(word: u64) -> Option<[u8; 4]> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    if word & HIGHS != 0 {
+        return None;
     }
-    Ok(out)
+    // Every byte is below 0x80 now, so adding at most 0x50 to it never carries into the next:
+    // the high bit of each byte of `at_least(c)` says whether that byte is >= c.
+    let at_least = |c: u8| word.wrapping_add(ONES * u64::from(0x80 - c)) & HIGHS;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HIGHS {
+        return None;
+    }
+    let nibbles = (word & (ONES * 0x0F)) + (letter >> 7) * 9;
+    // Pairs of nibbles (high first) into the low byte of each 16-bit lane.
+    let lanes = ((nibbles & 0x000F_000F_000F_000F) << 4) | ((nibbles >> 8) & 0x000F_000F_000F_000F);
+    let lane = |i: u32| (lanes >> (16 * i)) as u8;
+    Some([lane(0), lane(1), lane(2), lane(3)])
+}
+
+/// The eight lowercase hex digits of four bytes, all at once.
+fn hex_chars(bytes: [u8; 4]) -> [u8; 8] {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    // Each byte in the low half of a 16-bit lane; its high nibble to the lane's low byte and
+    // its low nibble to the high byte: the digits in order, little-endian.
+    let lanes = bytes
+        .iter()
+        .enumerate()
+        .fold(0u64, |lanes, (i, b)| lanes | u64::from(*b) << (16 * i));
+    let nibbles = ((lanes >> 4) & 0x000F_000F_000F_000F) | ((lanes & 0x000F_000F_000F_000F) << 8);
+    // A nibble over 9 carries into bit 4 when 6 is added: those become 'a'..'f'.
+    let letters = ((nibbles + ONES * 6) >> 4) & ONES;
+    (nibbles + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_le_bytes()
 }
 
 /// The 64 lowercase hex digits of 32 bytes, on the stack.
@@ -88,11 +109,11 @@ struct Hex64([u8; 64]);
 
 impl Hex64 {
     fn of(bytes: &[u8; 32]) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0F)];
+        for (chars, word) in out.chunks_exact_mut(8).zip(bytes.chunks_exact(4)) {
+            let mut four = [0u8; 4];
+            four.copy_from_slice(word);
+            chars.copy_from_slice(&hex_chars(four));
         }
         Self(out)
     }
@@ -361,3 +382,39 @@ impl<'de> Deserialize<'de> for Int {
 
 /// Money: an integer number of minor units (pence, cents) of the contract's currency.
 pub type Amount = Int;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_word_decoder_agrees_with_the_hex_crate(
+            chars in prop::collection::vec(
+                prop_oneof![
+                    15 => prop::sample::select(b"0123456789abcdef".to_vec()),
+                    1 => prop::sample::select(b"/:@AFG`gz\x7f\x80\xb0\xe1".to_vec()),
+                ],
+                8,
+            )
+        ) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&chars);
+            let lowercase = chars.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+            let expected = lowercase
+                .then(|| {
+                    let mut out = [0u8; 4];
+                    hex::decode_to_slice(&chars, &mut out).ok().map(|()| out)
+                })
+                .flatten();
+            prop_assert_eq!(super::hex_word(u64::from_le_bytes(word)), expected);
+        }
+
+        #[test]
+        fn hex_text_agrees_with_the_hex_crate(bytes in any::<[u8; 32]>()) {
+            let text = super::Hex64::of(&bytes);
+            prop_assert_eq!(text.as_str(), hex::encode(bytes));
+            prop_assert_eq!(super::parse_hex32(&hex::encode(bytes), "id"), Ok(bytes));
+        }
+    }
+}

@@ -4,6 +4,10 @@
 //! `Number.prototype.toString` form and escapes strings minimally. Decoding is strict: it refuses
 //! duplicate member names, and [`check_canonical`] refuses any byte string that is not exactly
 //! the canonical form of the value it holds.
+//!
+//! Two encoders: [`encode`] writes a `serde_json::Value`, and [`to_canonical_vec`] writes any
+//! `Serialize` value straight into the output, with no `Value` in between (the payload codec's
+//! fast path). Tests check they agree.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -101,21 +105,25 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     out.extend_from_slice(buffer.format(f).as_bytes());
 }
 
-/// Writes `s` as a JCS string: only `"`, `\\` and control characters are escaped, the short
+/// Writes `s` as a JCS string: only `"`, `\` and control characters are escaped, the short
 /// forms where JSON has them, else `\u00xx` in lowercase hex.
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
-    // Most strings need no escape: find out in one branch-free pass, then copy them whole.
-    let needs_escape = bytes.iter().fold(false, |any, &b| {
-        any | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if !needs_escape {
+    // Most strings need no escape: find out eight bytes at a time, then copy them whole.
+    if needs_escape(bytes) {
+        write_escaped(out, bytes);
+    } else {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
         out.extend_from_slice(bytes);
         out.push(b'"');
-        return;
     }
+}
+
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
     let mut unescaped_from = 0;
     let mut control = *b"\\u0000";
     for (i, &byte) in bytes.iter().enumerate() {
@@ -140,6 +148,27 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[unescaped_from..]);
     out.push(b'"');
+}
+
+/// Whether `bytes` hold a `"`, a `\` or a control character, tested eight bytes at a time
+/// with the "has a byte less than n" word test (exact for n <= 128; bytes past ASCII never
+/// count).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_less = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0;
+    let mut words = bytes.chunks_exact(8);
+    let found = words.by_ref().any(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        has_less(word, 0x20) | has_less(word ^ (ONES * 0x22), 1) | has_less(word ^ (ONES * 0x5C), 1)
+    });
+    found
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Checks that `bytes` are exactly the canonical encoding of the JSON value they hold.
@@ -283,5 +312,23 @@ impl<'de> Visitor<'de> for StrictSeed<'_> {
             }
         }
         Ok(Value::Object(members))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_word_test_finds_exactly_the_bytes_to_escape(
+            bytes in prop::collection::vec(
+                prop_oneof![any::<u8>(), prop::sample::select(b"\"\\\x00\x1f\x20!#[]\x7f\x80".to_vec())],
+                0..40,
+            )
+        ) {
+            let expected = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            prop_assert_eq!(super::needs_escape(&bytes), expected);
+        }
     }
 }

@@ -4,6 +4,9 @@
 //! Decoding is strict: the bytes must be RFC 8785 canonical JSON, with no duplicate or unknown
 //! members, no `null` for an absent optional member, and every value within its pattern and
 //! bound. A payload that decodes re-encodes to exactly the same bytes.
+//!
+//! The members of each body struct are declared in canonical order (sorted by name, as JCS
+//! writes them), so the encoder writes them as they come and never has to move them.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -94,44 +97,44 @@ impl Role {
 pub struct Party {
     /// The party's Ed25519 public key.
     pub key: PublicKey,
-    /// Its role.
-    pub role: Role,
     /// Its public name (an organisation, never a served person).
     pub name: Text<200>,
+    /// Its role.
+    pub role: Role,
 }
 
 /// One line of the rate card.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeDef {
+    /// Most units of this outcome the contract pays for.
+    pub cap_units: Int,
     /// Outcome id, unique in the contract.
     pub id: OutcomeId,
     /// Human name, e.g. "Accommodation sustained 12 months".
     pub name: Text<200>,
     /// Price per unit, in minor units of the contract currency.
     pub price: Amount,
-    /// Most units of this outcome the contract pays for.
-    pub cap_units: Int,
 }
 
 /// `contract.registered`: seq 0 of a contract, signed by every listed party.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractRegistered {
-    /// Title of the programme.
-    pub title: Text<200>,
-    /// ISO 4217 currency of every amount in the contract.
-    pub currency: Currency,
-    /// The parties and their keys.
-    pub parties: Vec<Party>,
-    /// The rate card.
-    pub outcomes: Vec<OutcomeDef>,
     /// Most money the contract pays in all.
     pub cap: Amount,
-    /// First day of the term.
-    pub start: Date,
+    /// ISO 4217 currency of every amount in the contract.
+    pub currency: Currency,
     /// Last day of the term.
     pub end: Date,
+    /// The rate card.
+    pub outcomes: Vec<OutcomeDef>,
+    /// The parties and their keys.
+    pub parties: Vec<Party>,
+    /// First day of the term.
+    pub start: Date,
+    /// Title of the programme.
+    pub title: Text<200>,
 }
 
 /// A new price in an amendment.
@@ -158,10 +161,10 @@ pub struct ContractAmended {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotated {
-    /// Key id of the key retired.
-    pub old: KeyId,
     /// The new public key.
     pub new: PublicKey,
+    /// Key id of the key retired.
+    pub old: KeyId,
 }
 
 /// `key.revoked`: the commissioner revokes a party's key.
@@ -188,10 +191,10 @@ pub struct Period {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
-    /// SHA-256 of the document.
-    pub sha256: Sha256Digest,
     /// Its media type, e.g. `application/pdf`.
     pub media_type: Text<127>,
+    /// SHA-256 of the document.
+    pub sha256: Sha256Digest,
     /// Where the verifier can fetch it, if anywhere.
     #[serde(
         default,
@@ -205,16 +208,16 @@ pub struct Evidence {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimSubmitted {
+    /// Evidence by digest.
+    pub evidence: Vec<Evidence>,
     /// The outcome claimed.
     pub outcome: OutcomeId,
+    /// Pseudonyms of the participants (keyed hashes, never names).
+    pub participants: Vec<Pseudonym>,
     /// The period it was achieved in.
     pub period: Period,
     /// Units claimed.
     pub quantity: Int,
-    /// Pseudonyms of the participants (keyed hashes, never names).
-    pub participants: Vec<Pseudonym>,
-    /// Evidence by digest.
-    pub evidence: Vec<Evidence>,
 }
 
 /// `claim.verified`: the verifier accepts all or part of a claim.
@@ -263,10 +266,10 @@ pub enum Decision {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisputeResolved {
-    /// The dispute (the event id of its `claim.disputed`).
-    pub dispute: EventId,
     /// The decision.
     pub decision: Decision,
+    /// The dispute (the event id of its `claim.disputed`).
+    pub dispute: EventId,
     /// Units that stand, with `adjusted` only.
     #[serde(
         default,
@@ -316,36 +319,36 @@ pub struct FeedbackRecorded {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentLine {
-    /// The claim paid.
-    pub claim: EventId,
     /// Price in force at verification times verified units.
     pub amount: Amount,
+    /// The claim paid.
+    pub claim: EventId,
 }
 
 /// `payment.made`: the commissioner pays verified claims.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentMade {
-    /// One line per claim.
-    pub lines: Vec<PaymentLine>,
-    /// Sum of the lines.
-    pub total: Amount,
     /// The contract's currency.
     pub currency: Currency,
+    /// One line per claim.
+    pub lines: Vec<PaymentLine>,
     /// The payer's reference (a remittance number).
     pub reference: Text<200>,
+    /// Sum of the lines.
+    pub total: Amount,
 }
 
 /// `distribution.made`: the intermediary pays an investor out of outcome payments.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistributionMade {
-    /// The investor's key id.
-    pub investor: KeyId,
     /// Amount distributed.
     pub amount: Amount,
     /// The contract's currency.
     pub currency: Currency,
+    /// The investor's key id.
+    pub investor: KeyId,
     /// The payer's reference.
     pub reference: Text<200>,
 }

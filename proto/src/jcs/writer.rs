@@ -43,7 +43,8 @@ impl Writer {
     pub(super) fn with_capacity(bytes: usize) -> Self {
         Self {
             out: Vec::with_capacity(bytes),
-            members: Vec::new(),
+            // Room for the members of a few nested objects: the stack of those still open.
+            members: Vec::with_capacity(16),
             scratch: Vec::new(),
         }
     }
@@ -141,12 +142,16 @@ impl Writer {
     }
 }
 
-/// Orders names by their UTF-16 code units (RFC 8785 section 3.2.3).
+/// Orders names by their UTF-16 code units (RFC 8785 section 3.2.3). Up to their first
+/// differing byte the names share whole characters; if that byte is ASCII in both, it decides
+/// as its UTF-16 unit would. UTF-8 byte order differs from UTF-16 order only past ASCII.
 fn utf16_cmp(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.cmp(b);
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i].is_ascii() && y[i].is_ascii() => x[i].cmp(&y[i]),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 fn write_u64(out: &mut Vec<u8>, value: u64) {
