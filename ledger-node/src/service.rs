@@ -641,6 +641,15 @@ impl Node {
         }
     }
 
+    /// Waits until the log holds more than `size` events and returns its size then (how a
+    /// tool or benchmark sees a replicated node apply the stream); `size` itself if the node
+    /// stops first.
+    pub async fn log_size_above(&self, size: u64) -> u64 {
+        let mut views = self.inner.view.subscribe();
+        let reached = views.wait_for(|view| view.size > size).await;
+        reached.map_or(size, |view| view.size)
+    }
+
     /// The replicated ledger this node follows and where it stands (`None`: standalone).
     pub fn replication_status(&self) -> Option<ReplicationStatus> {
         let replication = self.inner.replication.as_ref()?;

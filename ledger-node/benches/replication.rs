@@ -1,0 +1,487 @@
+//! Replicated ingest over NATS JetStream, beside raw JetStream publishing measured in the same
+//! run against the same server:
+//!
+//! - raw: pipelined JetStream publishes (a window of outstanding acknowledgements) of
+//!   envelope-sized messages with a `Nats-Msg-Id` each, to a scratch stream of one replica on
+//!   file storage, as the ledger's events stream: the floor of an ordered, durable write;
+//! - ledger: three nodes in this process join one ledger (three data directories, three NATS
+//!   connections); concurrent clients append through all three nodes, one envelope per
+//!   request, then 64 per request. Every event is judged, published with its expected subject
+//!   sequence, and applied (verified, stored, flushed) by all three nodes. Events per second as
+//!   acknowledged by the node the client used, and request p50/p99;
+//! - lag: clients paced at half the one-envelope rate; for every event, the time from its
+//!   acknowledgement (publisher applied it) until each other node has applied it, and the
+//!   time from the request until all three have (visible everywhere). p50/p99;
+//! - the same clients against one standalone node (no NATS), the ceiling of one node's
+//!   judge-and-store path that each of the three replicas runs for every event;
+//! - catch-up: a fourth node on an empty data directory applies the whole stream.
+//!
+//! Run: `cargo bench -p ledger-node --bench replication` with a JetStream server at
+//! `LEDGER_BENCH_NATS` (default `nats://127.0.0.1:4222`). The run creates streams named after
+//! its process id and deletes them at the end. Not a test: it prints figures and ratios.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, context::Publish, stream};
+use ed25519_dalek::SigningKey;
+use ledger_node::config::{Config, Settings};
+use ledger_node::service::{NoObserver, Node};
+use proto::dsse::{self, Envelope};
+use proto::payload::{
+    ClaimSubmitted, ContractRegistered, Evidence, OutcomeDef, Party, Period, PAYLOAD_TYPE,
+};
+use proto::{Body, ContractId, EventId, Int, KeyId, Payload, PublicKey, Role, Timestamp};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+const RAW_MESSAGES: usize = 20_000;
+const RAW_WINDOW: usize = 256;
+const NODES: usize = 3;
+const CLIENTS: usize = 24;
+const EVENTS_PER_CLIENT: usize = 200;
+const LAG_SECONDS: f64 = 10.0;
+
+fn main() -> anyhow::Result<()> {
+    let url = std::env::var("LEDGER_BENCH_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let run = format!("bench{}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let envelope_bytes = contract_stream("size-probe", 2)[1].len();
+        let raw = raw_publish(&url, &run, envelope_bytes).await?;
+        println!(
+            "raw JetStream publish, window {RAW_WINDOW}, {envelope_bytes}-byte messages with Nats-Msg-Id, R1 file: {raw:.0} messages/s"
+        );
+        let alone = open_standalone().await?;
+        let mut alone_rates = Vec::new();
+        for per_request in [1usize, 64] {
+            let ingest = ingest(std::slice::from_ref(&alone), per_request).await?;
+            println!(
+                "standalone node, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms",
+                ingest.rate,
+                ms(ingest.p50),
+                ms(ingest.p99)
+            );
+            alone_rates.push(ingest.rate);
+        }
+        alone.node.shutdown().await;
+        let nodes = open_nodes(&url, &run).await?;
+        let mut one_rate = 0.0;
+        for (per_request, alone_rate) in [1usize, 64].into_iter().zip(alone_rates) {
+            let ingest = ingest(&nodes, per_request).await?;
+            println!(
+                "replicated ingest, {NODES} nodes, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms; ratio to raw publish {:.3}, to the standalone node {:.3}",
+                ingest.rate,
+                ms(ingest.p50),
+                ms(ingest.p99),
+                ingest.rate / raw,
+                ingest.rate / alone_rate
+            );
+            if per_request == 1 {
+                one_rate = ingest.rate;
+            }
+        }
+        let lag = lag(&nodes, one_rate / 2.0).await?;
+        println!(
+            "lag at {:.0} events/s (half the 1-event rate), {} events: follower lag after the ack p50 {:.2} ms, p99 {:.2} ms; request to visible on all {NODES} nodes p50 {:.2} ms, p99 {:.2} ms",
+            one_rate / 2.0,
+            lag.events,
+            ms(lag.follower_p50),
+            ms(lag.follower_p99),
+            ms(lag.all_p50),
+            ms(lag.all_p99)
+        );
+        let (events, rate) = catch_up(&url, &run, &nodes[0].node).await?;
+        println!("catch-up: a new node applies the stream's {events} events at {rate:.0} events/s");
+        for node in &nodes {
+            node.node.shutdown().await;
+        }
+        cleanup(&url, &run).await
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let at = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(at).copied().unwrap_or_default()
+}
+
+/// Pipelined publishes to a scratch stream: messages per second.
+async fn raw_publish(url: &str, run: &str, bytes: usize) -> anyhow::Result<f64> {
+    let client = async_nats::connect(url)
+        .await
+        .context("connecting to NATS")?;
+    let context = jetstream::new(client);
+    context
+        .create_stream(stream::Config {
+            name: format!("{run}-raw"),
+            subjects: vec![format!("{run}.raw.*")],
+            storage: stream::StorageType::File,
+            ..stream::Config::default()
+        })
+        .await?;
+    let payload = vec![b'x'; bytes];
+    let started = Instant::now();
+    let mut window = VecDeque::with_capacity(RAW_WINDOW);
+    for n in 0..RAW_MESSAGES {
+        let publish = Publish::build()
+            .payload(payload.clone().into())
+            .message_id(format!("{run}-{n}"));
+        let subject = format!("{run}.raw.c{}", n % CLIENTS);
+        window.push_back(context.send_publish(subject, publish).await?);
+        if window.len() >= RAW_WINDOW {
+            if let Some(ack) = window.pop_front() {
+                ack.await?;
+            }
+        }
+    }
+    for ack in window {
+        ack.await?;
+    }
+    Ok(RAW_MESSAGES as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A node of the benchmark ledger and when its log grew.
+struct BenchNode {
+    node: Node,
+    _dir: tempfile::TempDir,
+    growth: Arc<Mutex<Vec<(Instant, u64)>>>,
+}
+
+async fn open_nodes(url: &str, run: &str) -> anyhow::Result<Vec<BenchNode>> {
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        let dir = tempfile::tempdir()?;
+        let settings = Settings {
+            data_dir: Some(dir.path().to_owned()),
+            nats: Some(url.to_owned()),
+            ledger: Some(run.to_owned()),
+            ..Settings::default()
+        };
+        let node = Node::open(&Config::resolve(settings)?, Arc::new(NoObserver)).await?;
+        let growth = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(watch_growth(node.clone(), Arc::clone(&growth)));
+        nodes.push(BenchNode {
+            node,
+            _dir: dir,
+            growth,
+        });
+    }
+    for node in &nodes {
+        wait_ready(&node.node).await?;
+    }
+    Ok(nodes)
+}
+
+async fn open_standalone() -> anyhow::Result<BenchNode> {
+    let dir = tempfile::tempdir()?;
+    let settings = Settings {
+        data_dir: Some(dir.path().to_owned()),
+        ..Settings::default()
+    };
+    let node = Node::open(&Config::resolve(settings)?, Arc::new(NoObserver)).await?;
+    Ok(BenchNode {
+        node,
+        _dir: dir,
+        growth: Arc::new(Mutex::new(Vec::new())),
+    })
+}
+
+/// A new node on an empty directory follows the ledger until it holds what `reference`
+/// holds: events, and events per second.
+async fn catch_up(url: &str, run: &str, reference: &Node) -> anyhow::Result<(u64, f64)> {
+    let target = reference.info().log_size;
+    let dir = tempfile::tempdir()?;
+    let settings = Settings {
+        data_dir: Some(dir.path().to_owned()),
+        nats: Some(url.to_owned()),
+        ledger: Some(run.to_owned()),
+        ..Settings::default()
+    };
+    let started = Instant::now();
+    let node = Node::open(&Config::resolve(settings)?, Arc::new(NoObserver)).await?;
+    let mut size = 0;
+    while size < target {
+        let grown = node.log_size_above(size).await;
+        anyhow::ensure!(grown > size, "the new node stopped at {size} events");
+        size = grown;
+    }
+    let rate = target as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        node.info().root == reference.info().root,
+        "the new node's root differs"
+    );
+    node.shutdown().await;
+    Ok((target, rate))
+}
+
+async fn wait_ready(node: &Node) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.replication_status().map(|s| s.state) != Some("ready") {
+        anyhow::ensure!(Instant::now() < deadline, "a node did not join the ledger");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Records every growth of the node's log, with its time.
+async fn watch_growth(node: Node, growth: Arc<Mutex<Vec<(Instant, u64)>>>) {
+    let mut size = node.info().log_size;
+    loop {
+        let grown = node.log_size_above(size).await;
+        if grown == size {
+            return;
+        }
+        size = grown;
+        growth.lock().await.push((Instant::now(), size));
+    }
+}
+
+struct Ingest {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Clients append through all three nodes (client c through node c mod 3) as fast as they are
+/// answered.
+async fn ingest(nodes: &[BenchNode], per_request: usize) -> anyhow::Result<Ingest> {
+    let streams: Vec<Vec<Vec<u8>>> = (0..CLIENTS)
+        .map(|c| contract_stream(&format!("ingest-{per_request}-{c}"), EVENTS_PER_CLIENT))
+        .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, stream) in streams.into_iter().enumerate() {
+        let node = nodes[c % nodes.len()].node.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (first, rest) = stream.split_at(1);
+            for chunk in std::iter::once(first).chain(rest.chunks(per_request)) {
+                let sent = Instant::now();
+                let answers = node.append(chunk.to_vec()).await;
+                latencies.push(sent.elapsed());
+                if let Some(Err(e)) = answers.into_iter().find(Result::is_err) {
+                    anyhow::bail!("benchmark event refused: {e}");
+                }
+            }
+            Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let rate = (CLIENTS * EVENTS_PER_CLIENT) as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Ingest {
+        rate,
+        p50: quantile(&latencies, 0.50),
+        p99: quantile(&latencies, 0.99),
+    })
+}
+
+struct Lag {
+    events: usize,
+    follower_p50: Duration,
+    follower_p99: Duration,
+    all_p50: Duration,
+    all_p99: Duration,
+}
+
+/// One acknowledged event of the lag run.
+struct Acked {
+    index: u64,
+    node: usize,
+    sent: Instant,
+    acked: Instant,
+}
+
+/// Paced clients at `rate` events/s in all; lag of every event on the other nodes.
+async fn lag(nodes: &[BenchNode], rate: f64) -> anyhow::Result<Lag> {
+    let per_client = ((rate * LAG_SECONDS) as usize / CLIENTS).max(2);
+    let interval = Duration::from_secs_f64(CLIENTS as f64 / rate.max(1.0));
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let node = nodes[c % NODES].node.clone();
+        let stream = contract_stream(&format!("lag-{c}"), per_client);
+        let offset = interval.mul_f64(c as f64 / CLIENTS as f64);
+        tasks.push(tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + offset;
+            let mut acked = Vec::new();
+            for (k, envelope) in stream.into_iter().enumerate() {
+                tokio::time::sleep_until(start + interval.mul_f64(k as f64)).await;
+                let sent = Instant::now();
+                let answer = node.append(vec![envelope]).await.pop();
+                let appended = answer.context("no answer")??;
+                acked.push(Acked {
+                    index: appended.index,
+                    node: c % NODES,
+                    sent,
+                    acked: Instant::now(),
+                });
+            }
+            anyhow::Ok(acked)
+        }));
+    }
+    let mut acked = Vec::new();
+    for task in tasks {
+        acked.extend(task.await??);
+    }
+    let last = acked.iter().map(|a| a.index).max().unwrap_or(0);
+    for node in nodes {
+        let size = node.node.log_size_above(last).await;
+        anyhow::ensure!(size > last, "a node stopped");
+    }
+    measure_lag(nodes, &acked).await
+}
+
+async fn measure_lag(nodes: &[BenchNode], acked: &[Acked]) -> anyhow::Result<Lag> {
+    let mut growths = Vec::new();
+    for node in nodes {
+        growths.push(node.growth.lock().await.clone());
+    }
+    // When a node first held more than `index` events.
+    let applied = |growth: &[(Instant, u64)], index: u64| {
+        let at = growth.partition_point(|(_, size)| *size <= index);
+        growth.get(at).map(|(time, _)| *time)
+    };
+    let mut follower = Vec::new();
+    let mut everywhere = Vec::new();
+    for event in acked {
+        let mut last_applied = event.acked;
+        for (n, growth) in growths.iter().enumerate() {
+            let time = applied(growth, event.index).context("an event never applied")?;
+            if n != event.node {
+                follower.push(time.saturating_duration_since(event.acked));
+            }
+            last_applied = last_applied.max(time);
+        }
+        everywhere.push(last_applied.duration_since(event.sent));
+    }
+    follower.sort_unstable();
+    everywhere.sort_unstable();
+    Ok(Lag {
+        events: acked.len(),
+        follower_p50: quantile(&follower, 0.50),
+        follower_p99: quantile(&follower, 0.99),
+        all_p50: quantile(&everywhere, 0.50),
+        all_p99: quantile(&everywhere, 0.99),
+    })
+}
+
+async fn cleanup(url: &str, run: &str) -> anyhow::Result<()> {
+    let context = jetstream::new(async_nats::connect(url).await?);
+    for name in [
+        format!("{run}-raw"),
+        format!("ledger-{run}-events"),
+        format!("ledger-{run}-cosign"),
+    ] {
+        context.delete_stream(&name).await?;
+    }
+    Ok(())
+}
+
+fn key(label: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(format!("ledger-node-bench/{label}")).into())
+}
+
+fn public(key: &SigningKey) -> PublicKey {
+    PublicKey::from_bytes(key.verifying_key().to_bytes())
+}
+
+fn parse<T: std::str::FromStr>(text: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    text.parse()
+        .unwrap_or_else(|e| panic!("bench value {text:?}: {e:?}"))
+}
+
+/// A registration and `events - 1` one-unit claims of one contract, signed.
+fn contract_stream(name: &str, events: usize) -> Vec<Vec<u8>> {
+    let (commissioner, provider, verifier) = (
+        key(&format!("{name}/c")),
+        key(&format!("{name}/p")),
+        key(&format!("{name}/v")),
+    );
+    let party = |key: &SigningKey, role: Role, name: &str| Party {
+        key: public(key),
+        role,
+        name: parse(name),
+    };
+    let registration = Body::ContractRegistered(ContractRegistered {
+        title: parse("Benchmark contract"),
+        currency: parse("GBP"),
+        parties: vec![
+            party(&commissioner, Role::Commissioner, "Council"),
+            party(&provider, Role::Provider, "Provider"),
+            party(&verifier, Role::Verifier, "Verifier"),
+        ],
+        outcomes: vec![OutcomeDef {
+            id: parse("housed"),
+            name: parse("Housed"),
+            price: Int::new(1_000).unwrap_or_default(),
+            cap_units: Int::new(1_000_000).unwrap_or_default(),
+        }],
+        cap: Int::new(1_000_000_000).unwrap_or_default(),
+        start: parse("2025-01-01"),
+        end: parse("2030-12-31"),
+    });
+    let contract: ContractId = parse(name);
+    let mut head: Option<EventId> = None;
+    let mut stream = Vec::with_capacity(events);
+    let mut push = |seq: usize, body: Body, author: &SigningKey, signers: &[&SigningKey]| {
+        let payload = Payload {
+            contract: contract.clone(),
+            seq: Int::new(seq as u64).unwrap_or_default(),
+            prev: head,
+            author: KeyId::of(&public(author)),
+            at: Timestamp::from_unix_seconds(1_740_787_200 + seq as i64)
+                .unwrap_or_else(|| parse("2025-03-01T00:00:00Z")),
+            body,
+        }
+        .encode();
+        head = Some(EventId::of_payload(&payload));
+        let signatures = signers
+            .iter()
+            .map(|k| dsse::sign(PAYLOAD_TYPE, &payload, k))
+            .collect();
+        let envelope =
+            Envelope::new(PAYLOAD_TYPE, payload, signatures).unwrap_or_else(|e| panic!("{e}"));
+        stream.push(envelope.to_jcs());
+    };
+    push(
+        0,
+        registration,
+        &commissioner,
+        &[&commissioner, &provider, &verifier],
+    );
+    for seq in 1..events {
+        let claim = Body::ClaimSubmitted(ClaimSubmitted {
+            outcome: parse("housed"),
+            period: Period {
+                from: parse("2025-02-01"),
+                to: parse("2025-02-28"),
+            },
+            quantity: Int::new(1).unwrap_or_default(),
+            participants: vec![proto::Pseudonym::from_bytes(
+                Sha256::digest(format!("{name}/{seq}")).into(),
+            )],
+            evidence: vec![Evidence {
+                sha256: proto::Sha256Digest::from_bytes([7; 32]),
+                media_type: parse("application/pdf"),
+                uri: None,
+            }],
+        });
+        push(seq, claim, &provider, &[&provider]);
+    }
+    stream
+}
