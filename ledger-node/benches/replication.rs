@@ -339,6 +339,12 @@ async fn lag(nodes: &[BenchNode], rate: f64) -> anyhow::Result<Lag> {
     for node in nodes {
         let size = node.node.log_size_above(last).await;
         anyhow::ensure!(size > last, "a node stopped");
+        // Its growth recorder sees the same change on its own task.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while node.growth.lock().await.last().map_or(0, |g| g.1) <= last {
+            anyhow::ensure!(Instant::now() < deadline, "growth not recorded");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
     measure_lag(nodes, &acked).await
 }

@@ -26,7 +26,7 @@ use proto::note::{self, Checkpoint, NoteVerifier};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{until_stopped, Link, Names};
+use super::{until_stopped, Names};
 use crate::checkpoint::CheckpointSigner;
 use crate::service::{SignedCheckpoint, StoreError, View, ViewCell};
 use crate::store::Store;
@@ -287,7 +287,6 @@ pub(crate) async fn run(
     context: jetstream::Context,
     names: Names,
     replicas: usize,
-    _link: watch::Receiver<Link>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let next = match cosign.store.cosign_position() {

@@ -323,7 +323,6 @@ impl Replication {
                 context,
                 names,
                 parts.config.stream_replicas(),
-                link.clone(),
                 stopped,
             )),
         ];

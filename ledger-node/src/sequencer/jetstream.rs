@@ -370,7 +370,7 @@ impl JetStream {
         let not_confirmed = |e: &dyn std::fmt::Display| {
             unavailable(format!(
                 "JetStream did not confirm the event ({e}); it may or may not be stored: retry, \
-                 a retry of a stored event is answered 409 duplicate with its index"
+                 a retry is safe and gives the stored event's index if it was"
             ))
         };
         let ack = self
@@ -445,8 +445,8 @@ impl JetStream {
                 Err(_) => {
                     return Err(unavailable(format!(
                         "this node has not applied {what} within {APPLY_WAIT:?} (is NATS \
-                         reachable?); the event may be stored: retry, a stored event is answered \
-                         409 duplicate"
+                         reachable?); the event may be stored: retry, a retry is safe and gives \
+                         the stored event's index if it was"
                     )))
                 }
             }
