@@ -4,7 +4,7 @@
 //! its store, and the auditor feeds a `merkle` tree itself from [`Admitted::leaf`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use proto::{ContractId, EventId};
 
@@ -77,7 +77,8 @@ impl RestoreError {
 /// Every contract's state, the keys seen, and the number of events admitted.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    contracts: HashMap<ContractId, ContractState>,
+    /// Shared with readers ([`Ledger::shared_contract`]); copied on write.
+    contracts: HashMap<ContractId, Arc<ContractState>>,
     keys: KeyDirectory,
     size: u64,
     cache: Mutex<Option<KeyCache>>,
@@ -124,7 +125,11 @@ impl Ledger {
             }
             events = events.saturating_add(state.events());
             let id = state.id().clone();
-            if ledger.contracts.insert(id.clone(), state).is_some() {
+            if ledger
+                .contracts
+                .insert(id.clone(), Arc::new(state))
+                .is_some()
+            {
                 return Err(RestoreError::DuplicateContract { contract: id });
             }
         }
@@ -142,12 +147,19 @@ impl Ledger {
 
     /// The state of one contract.
     pub fn contract(&self, id: &ContractId) -> Option<&ContractState> {
-        self.contracts.get(id)
+        self.contracts.get(id).map(Arc::as_ref)
+    }
+
+    /// The state of one contract, shared rather than copied: the ledger copies a state it
+    /// shares before changing it, so the holder keeps the state as it is now. A service that
+    /// publishes every contract to its readers this way holds each state once, not twice.
+    pub fn shared_contract(&self, id: &ContractId) -> Option<Arc<ContractState>> {
+        self.contracts.get(id).map(Arc::clone)
     }
 
     /// Every contract's state, in no particular order.
     pub fn contracts(&self) -> impl Iterator<Item = &ContractState> + '_ {
-        self.contracts.values()
+        self.contracts.values().map(Arc::as_ref)
     }
 
     /// The keys seen in admitted events.
@@ -216,16 +228,17 @@ impl Ledger {
         event: &Event,
         signatures: &SignatureVerdicts,
     ) -> Result<Admitted, Rejection> {
-        let state = self.contracts.get(event.contract());
+        let state = self.contracts.get(event.contract()).map(Arc::as_ref);
         match rules::judge(state, event, signatures)? {
             Judgement::Register => {
                 let state = ContractState::register(event);
-                self.contracts.insert(event.contract().clone(), state);
+                self.contracts
+                    .insert(event.contract().clone(), Arc::new(state));
             }
             Judgement::Change(effect) => {
                 let state = self.contracts.get_mut(event.contract());
                 let state = state.unwrap_or_else(|| unreachable!("judged against this state"));
-                state.commit(event, effect);
+                Arc::make_mut(state).commit(event, effect);
             }
         }
         self.keys.learn(event);

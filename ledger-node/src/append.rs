@@ -10,8 +10,13 @@
 //!    each judged on its own;
 //! 2. *sequence*: the [`Local`] sequencer gives the admitted events their global indexes;
 //! 3. *apply* ([`Writer::apply`]): one atomic write of the events, their indexes, the new tree
-//!    nodes and meta (with a checkpoint and projection snapshots when one is due), then flush,
+//!    nodes and meta (with a checkpoint when one is due, and the changed projections with it
+//!    once `snapshot_interval_events` events came since they were last stored), then flush,
 //!    then publish to readers, then acknowledge.
+//!
+//! Projections are stored far less often than checkpoints are signed: storing them costs the
+//! size of every changed contract's state, which grows with its history, while a restart
+//! replays at most `snapshot_interval_events` events past them. Shutdown stores them all.
 //!
 //! Nothing of a refused event is written. If a write or flush fails, the in-memory ledger may
 //! be ahead of the disk, so the writer stops taking appends (503) until the node is restarted
@@ -45,7 +50,8 @@ pub(crate) type Answers = Vec<Result<Appended, AppendError>>;
 pub(crate) enum Message {
     /// Envelopes to append, and where to answer.
     Append(Request),
-    /// Finish what was queued before, write the last checkpoint, flush, then answer.
+    /// Finish what was queued before, write the last checkpoint and the projections, flush,
+    /// then answer.
     Shutdown(oneshot::Sender<()>),
     /// Apply already-sequenced messages of a replicated ledger's stream
     /// ([`Writer::apply_stream`]).
@@ -115,6 +121,8 @@ pub(crate) struct Judged {
 pub(crate) struct WriterSettings {
     pub(crate) payload_bytes_max: usize,
     pub(crate) group_events_max: usize,
+    /// Least events between two stored projection snapshots.
+    pub(crate) snapshot_interval_events: u64,
 }
 
 /// The group-commit writer's state. Owned by one task; moved into a blocking thread for each
@@ -130,6 +138,8 @@ pub(crate) struct Writer<D: Durable> {
     pub(crate) signer: Arc<CheckpointSigner>,
     /// Contracts changed since their last stored snapshot.
     pub(crate) dirty: BTreeSet<ContractId>,
+    /// The log size the stored projection snapshots reflect.
+    pub(crate) snapshot_position: u64,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) settings: WriterSettings,
     pub(crate) failure: Option<String>,
@@ -352,12 +362,14 @@ impl<D: Durable> Writer<D> {
         };
         let checkpoint = self.due_checkpoint(&mut group, now);
         self.write(&group)?;
+        self.stored(&group);
         self.frontier = frontier;
         self.publish(size, root, &touched, checkpoint, now, position);
         Ok(())
     }
 
-    /// Adds a checkpoint and the dirty projections to `group` if one is due at `now`.
+    /// Adds a checkpoint to `group` if one is due at `now` (and the dirty projections, if
+    /// their snapshot is due too).
     fn due_checkpoint(&self, group: &mut CommitGroup, now: Instant) -> Option<SignedCheckpoint> {
         if !self.policy.due(group.size, now) {
             return None;
@@ -373,8 +385,10 @@ impl<D: Durable> Writer<D> {
                 return None;
             }
         };
-        group.projections = self.snapshots();
-        group.projection_position = Some(group.size);
+        let since_snapshot = group.size.saturating_sub(self.snapshot_position);
+        if since_snapshot >= self.settings.snapshot_interval_events {
+            self.add_snapshots(group);
+        }
         group.checkpoint = Some((group.size, note.clone()));
         Some(SignedCheckpoint {
             size: group.size,
@@ -383,12 +397,23 @@ impl<D: Durable> Writer<D> {
         })
     }
 
-    fn snapshots(&self) -> Vec<(ContractId, Vec<u8>)> {
-        self.dirty
+    /// Adds the dirty projections to `group`, as of its size.
+    fn add_snapshots(&self, group: &mut CommitGroup) {
+        group.projections = self
+            .dirty
             .iter()
             .filter_map(|id| self.ledger.contract(id))
             .filter_map(|state| Some((state.id().clone(), serde_json::to_vec(state).ok()?)))
-            .collect()
+            .collect();
+        group.projection_position = Some(group.size);
+    }
+
+    /// Notes what a written `group` stored: the projections are clean as of its size.
+    fn stored(&mut self, group: &CommitGroup) {
+        if let Some(position) = group.projection_position {
+            self.snapshot_position = position;
+            self.dirty.clear();
+        }
     }
 
     fn write(&self, group: &CommitGroup) -> Result<(), StoreError> {
@@ -411,13 +436,13 @@ impl<D: Durable> Writer<D> {
         let old = self.view.get();
         let mut contracts: BTreeMap<ContractId, Arc<ContractState>> = (*old.contracts).clone();
         for id in touched {
-            if let Some(state) = self.ledger.contract(id) {
-                contracts.insert(id.clone(), Arc::new(state.clone()));
+            // Shared with the ledger, which copies a state before it changes it again.
+            if let Some(state) = self.ledger.shared_contract(id) {
+                contracts.insert(id.clone(), state);
             }
         }
         if let Some(checkpoint) = &checkpoint {
             self.policy.signed(checkpoint.size, now);
-            self.dirty.clear();
         }
         let latest = checkpoint.or_else(|| old.latest.clone());
         self.view.set(View {
@@ -438,11 +463,22 @@ impl<D: Durable> Writer<D> {
         self.policy.deadline(self.frontier.size().get())
     }
 
-    /// Writes a checkpoint (and the dirty projections) of the current size if the log has none
-    /// yet: at shutdown, or on a deadline with no appends. No events are written.
+    /// Writes a checkpoint (and the dirty projections, if their snapshot is due) of the
+    /// current size if the log has none yet: on a deadline with no appends. No events are
+    /// written.
     pub(crate) fn checkpoint_now(&mut self, now: Instant) {
+        self.write_now(now, false);
+    }
+
+    /// At shutdown: a checkpoint of the current size if the log has none, and every changed
+    /// projection stored, so the next start replays nothing. One write, one flush.
+    pub(crate) fn close(&mut self, now: Instant) {
+        self.write_now(now, true);
+    }
+
+    fn write_now(&mut self, now: Instant, all_projections: bool) {
         let size = self.frontier.size().get();
-        if self.failure.is_some() || !self.policy.behind(size) {
+        if self.failure.is_some() {
             return;
         }
         let root = *self.frontier.root().as_bytes();
@@ -451,18 +487,33 @@ impl<D: Durable> Writer<D> {
             root,
             ..CommitGroup::default()
         };
-        let Some(checkpoint) = self.add_checkpoint(&mut group) else {
-            return;
+        let checkpoint = if self.policy.behind(size) {
+            self.add_checkpoint(&mut group)
+        } else {
+            None
         };
-        match self.write(&group) {
-            Ok(()) => self.publish(size, root, &BTreeSet::new(), Some(checkpoint), now, None),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot write a checkpoint");
-                self.failure = Some(format!(
-                    "the store failed ({e}); restart the node so it checks the store"
-                ));
-            }
+        if all_projections && self.snapshot_position != size {
+            self.add_snapshots(&mut group);
         }
+        if checkpoint.is_none() && group.projection_position.is_none() {
+            return;
+        }
+        match self.write(&group) {
+            Ok(()) => {
+                self.stored(&group);
+                if checkpoint.is_some() {
+                    self.publish(size, root, &BTreeSet::new(), checkpoint, now, None);
+                }
+            }
+            Err(e) => self.store_failed("a checkpoint or the projections", &e),
+        }
+    }
+
+    fn store_failed(&mut self, what: &str, e: &StoreError) {
+        tracing::error!(error = %e, "cannot write {what}");
+        self.failure = Some(format!(
+            "the store failed ({e}); restart the node so it checks the store"
+        ));
     }
 }
 
@@ -553,9 +604,9 @@ pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receive
             None => rx.recv().await,
         };
         let Some(first) = message else {
-            // Every sender is gone: write the last checkpoint and stop.
+            // Every sender is gone: write the last checkpoint and projections, and stop.
             let now = Instant::now();
-            let _ = blocking(writer, move |w| w.checkpoint_now(now)).await;
+            let _ = blocking(writer, move |w| w.close(now)).await;
             return;
         };
         let (requests, tail) = gather(first, &mut rx, writer.settings.group_events_max);
@@ -574,7 +625,7 @@ pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receive
                 w.apply_stream(request, now);
             }
             if closing {
-                w.checkpoint_now(now);
+                w.close(now);
             }
         })
         .await
@@ -729,6 +780,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::config::{Config, Settings};
     use crate::service::{NoObserver, Node};
     use crate::testkit::{self, ContractKit};
 
@@ -835,23 +887,35 @@ mod tests {
         assert_eq!(node.latest_checkpoint().map(|c| c.size), Some(4));
     }
 
+    /// A node configuration on `dir` with these checkpoint and snapshot intervals.
+    fn config_with(dir: &std::path::Path, interval_ms: u64, snapshot_events: u64) -> Config {
+        let settings = Settings {
+            data_dir: Some(dir.to_owned()),
+            checkpoint_interval_ms: Some(interval_ms),
+            snapshot_interval_events: Some(snapshot_events),
+            ..Settings::default()
+        };
+        Config::resolve(settings).unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn a_killed_node_replays_the_log_past_its_projection_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let mut kit = ContractKit::new("replay");
-        let config = testkit::config(dir.path(), 3_600_000);
-        let runtime = || {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        };
+        let config = config_with(dir.path(), 3_600_000, 1);
         let first = runtime();
         let (node, root, state) = first.block_on(async {
             let node = Node::open(&config, Arc::new(NoObserver)).await.unwrap();
-            // The first group is checkpointed (and its projection stored) at once; the next
-            // ones wait for the interval, an hour away.
+            // The first group is checkpointed (and, one event past none, its projection
+            // stored) at once; the next ones wait for the interval, an hour away.
             assert!(node.append(vec![kit.registration()]).await[0].is_ok());
             assert!(node
                 .append(vec![kit.claim(1), kit.claim(2)])
@@ -881,5 +945,44 @@ mod tests {
             );
             node.shutdown().await;
         });
+    }
+
+    #[test]
+    fn projections_are_stored_every_snapshot_interval_and_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("snapshots");
+        // Every group is checkpointed; projections are stored once 3 events came since.
+        let config = config_with(dir.path(), 0, 3);
+        let positions = |config: &Config| {
+            let opened =
+                crate::store::schema::open_checked(dir.path(), config.cache_bytes_max()).unwrap();
+            let latest = opened.store.latest_checkpoint(u64::MAX).unwrap();
+            (opened.size, opened.projection_position, latest.map(|c| c.0))
+        };
+        let first = runtime();
+        let (node, state) = first.block_on(async {
+            let node = Node::open(&config, Arc::new(NoObserver)).await.unwrap();
+            for group in [
+                vec![kit.registration()],
+                vec![kit.claim(1), kit.claim(2)],
+                vec![kit.claim(3)],
+            ] {
+                assert!(node.append(group).await.iter().all(Result::is_ok));
+            }
+            let state = node.contract(kit.id()).unwrap();
+            (node, state)
+        });
+        // Killed: checkpoints at sizes 1, 3 and 4, projections only at 3 (1 and 4 were fewer
+        // than 3 events past the last snapshot).
+        drop(first);
+        drop(node);
+        assert_eq!(positions(&config), (4, 3, Some(4)));
+        runtime().block_on(async {
+            let node = Node::open(&config, Arc::new(NoObserver)).await.unwrap();
+            assert_eq!(node.contract(kit.id()).unwrap(), state);
+            node.shutdown().await;
+        });
+        // A graceful stop stores the projections of the whole log.
+        assert_eq!(positions(&config), (4, 4, Some(4)));
     }
 }

@@ -19,6 +19,7 @@ pub const DATA_DIR_DEFAULT: &str = "./ledger-data";
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:7878";
 
 const CHECKPOINT_INTERVAL_MS_DEFAULT: u64 = 1_000;
+const SNAPSHOT_INTERVAL_EVENTS_DEFAULT: u64 = 100_000;
 const QUEUE_REQUESTS_MAX_DEFAULT: usize = 1_024;
 const GROUP_EVENTS_MAX_DEFAULT: usize = 1_024;
 const BODY_BYTES_MAX_DEFAULT: usize = 8 * 1024 * 1024;
@@ -49,6 +50,10 @@ pub struct Settings {
     /// Least time between two signed checkpoints, in milliseconds [default: 1000].
     #[arg(long, env = "LEDGER_CHECKPOINT_INTERVAL_MS", value_name = "MS")]
     pub checkpoint_interval_ms: Option<u64>,
+    /// Least events between two stored snapshots of the projections; a restart after a crash
+    /// replays at most about this many events [default: 100000].
+    #[arg(long, env = "LEDGER_SNAPSHOT_INTERVAL_EVENTS", value_name = "N")]
+    pub snapshot_interval_events: Option<u64>,
     /// Append requests that may wait for the writer before callers are held back [default: 1024].
     #[arg(long, env = "LEDGER_QUEUE_REQUESTS_MAX", value_name = "N")]
     pub queue_requests_max: Option<usize>,
@@ -114,6 +119,9 @@ impl Settings {
             checkpoint_interval_ms: self
                 .checkpoint_interval_ms
                 .or(fallback.checkpoint_interval_ms),
+            snapshot_interval_events: self
+                .snapshot_interval_events
+                .or(fallback.snapshot_interval_events),
             queue_requests_max: self.queue_requests_max.or(fallback.queue_requests_max),
             group_events_max: self.group_events_max.or(fallback.group_events_max),
             body_bytes_max: self.body_bytes_max.or(fallback.body_bytes_max),
@@ -234,6 +242,7 @@ pub struct Config {
     listen: SocketAddr,
     origin: Option<String>,
     checkpoint_interval_ms: u64,
+    snapshot_interval_events: u64,
     group_commit: GroupCommit,
     limits: Limits,
     cache_bytes_max: u64,
@@ -328,6 +337,9 @@ impl Config {
             listen,
             origin,
             checkpoint_interval_ms,
+            snapshot_interval_events: settings
+                .snapshot_interval_events
+                .unwrap_or(SNAPSHOT_INTERVAL_EVENTS_DEFAULT),
             group_commit,
             limits,
             cache_bytes_max: cache_bytes_max(settings.cache_bytes_max)?,
@@ -350,6 +362,11 @@ impl Config {
     /// Least time between two signed checkpoints, in milliseconds.
     pub fn checkpoint_interval_ms(&self) -> u64 {
         self.checkpoint_interval_ms
+    }
+    /// Least events between two stored snapshots of the projections (0: with every
+    /// checkpoint).
+    pub fn snapshot_interval_events(&self) -> u64 {
+        self.snapshot_interval_events
     }
     /// Group-commit settings.
     pub fn group_commit(&self) -> GroupCommit {
@@ -443,6 +460,7 @@ mod tests {
         assert_eq!(config.checkpoint_interval_ms(), 1000);
         assert_eq!(config.origin(), None);
         assert_eq!(config.cache_bytes_max(), 64 * 1024 * 1024);
+        assert_eq!(config.snapshot_interval_events(), 100_000);
     }
 
     #[test]

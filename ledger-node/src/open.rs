@@ -43,6 +43,8 @@ struct Loaded {
     root: Hash,
     latest: Option<SignedCheckpoint>,
     dirty: BTreeSet<ContractId>,
+    /// The log size the stored projections reflect.
+    snapshot_position: u64,
     /// The last stream sequence applied (0 if none).
     position: u64,
 }
@@ -72,13 +74,15 @@ where
         root,
         latest,
         dirty,
+        snapshot_position,
         position,
     } = loaded;
     let size = frontier.size().get();
     observer.log_size(size);
+    // Shared with the ledger: each state is held once.
     let contracts: BTreeMap<ContractId, Arc<ContractState>> = ledger
         .contracts()
-        .map(|state| (state.id().clone(), Arc::new(state.clone())))
+        .filter_map(|state| Some((state.id().clone(), ledger.shared_contract(state.id())?)))
         .collect();
     let view = Arc::new(ViewCell::new(View {
         size,
@@ -100,10 +104,12 @@ where
         policy: CheckpointPolicy::new(interval, latest.map(|c| c.size)),
         signer: Arc::clone(&signer),
         dirty,
+        snapshot_position,
         observer,
         settings: WriterSettings {
             payload_bytes_max: config.limits().payload_bytes_max(),
             group_events_max: config.group_commit().group_events_max(),
+            snapshot_interval_events: config.snapshot_interval_events(),
         },
         failure: None,
     };
@@ -177,6 +183,7 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         root: opened.root,
         latest,
         dirty,
+        snapshot_position: opened.projection_position,
         position: position.unwrap_or(0),
     })
 }
@@ -189,7 +196,8 @@ fn restore(
     size: u64,
 ) -> anyhow::Result<(Ledger, BTreeSet<ContractId>)> {
     let mut states = Vec::new();
-    for (id, json) in store.projections()? {
+    for item in store.projections() {
+        let (id, json) = item?;
         let state: ContractState = serde_json::from_slice(&json).with_context(|| {
             format!("projection snapshot of {id} does not decode; run `ledger-node rebuild`")
         })?;

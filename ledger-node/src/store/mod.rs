@@ -413,21 +413,22 @@ impl Store {
         Ok(Some((size, note)))
     }
 
-    /// Every stored projection snapshot (contract, JSON).
+    /// Every stored projection snapshot (contract, JSON), read one at a time: all of them
+    /// together are about as large as the projections themselves.
     ///
     /// # Errors
-    /// [`StoreError`] on a storage failure or a key that is not a contract id.
-    pub fn projections(&self) -> Result<Vec<(ContractId, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.projections.iter() {
+    /// Each item: [`StoreError`] on a storage failure or a key that is not a contract id.
+    pub fn projections(
+        &self,
+    ) -> impl Iterator<Item = Result<(ContractId, Vec<u8>), StoreError>> + '_ {
+        self.projections.iter().map(|item| {
             let (key, value) = item.map_err(storage)?;
             let id = std::str::from_utf8(&key)
                 .ok()
                 .and_then(|s| s.parse::<ContractId>().ok())
                 .ok_or_else(|| corrupt("projection key is not a contract id"))?;
-            out.push((id, value.to_vec()));
-        }
-        Ok(out)
+            Ok((id, value.to_vec()))
+        })
     }
 
     /// A reader of the Merkle nodes, for proofs and roots.
