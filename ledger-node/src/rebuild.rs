@@ -64,7 +64,19 @@ fn rebuild_store(
         Vec::new()
     });
     let end = store.log_end()?;
+    // A replicated node's place in the events stream and in the signatures stream: the log
+    // the rebuild replays is what the stream produced up to there, so the node resumes from
+    // the same place (cleared with meta, written back at once so a rebuild cut short and
+    // run again still finds them).
+    let stream_position = store.stream_position()?;
+    let cosign_position = store.cosign_position()?;
     store.clear_derived()?;
+    if let Some(position) = stream_position {
+        store.put_stream_position(position)?;
+    }
+    if cosign_position > 0 {
+        store.set_cosign_position(cosign_position)?;
+    }
     let mut ledger = Ledger::new();
     let mut frontier = Frontier::new();
     append::replay_chunks(&mut ledger, &store, 0, end, |ledger, chunk| {
@@ -223,6 +235,39 @@ mod tests {
             [1, 3]
         );
         node.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rebuild_keeps_a_replicated_nodes_place_in_its_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kit = ContractKit::new("rebuild-replicated");
+        let node = testkit::open(dir.path()).await;
+        let sent = vec![kit.registration(), kit.claim(1)];
+        assert!(node.append(sent).await.iter().all(Result::is_ok));
+        node.shutdown().await;
+        drop(node);
+        // As a replicated node leaves it: events stream applied up to 9 (a refused message
+        // among them), signatures stream read up to 4.
+        let positions = |f: &dyn Fn(&Store)| {
+            let store =
+                Store::open_unchecked(dir.path(), crate::config::CACHE_BYTES_MAX_DEFAULT).unwrap();
+            f(&store);
+            store.flush().unwrap();
+        };
+        positions(&|store| {
+            store.put_stream_position(9).unwrap();
+            store.set_cosign_position(4).unwrap();
+        });
+        let config = testkit::config(dir.path(), 1_000);
+        let report = tokio::task::spawn_blocking(move || rebuild(&config))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.events, 2);
+        positions(&|store| {
+            assert_eq!(store.stream_position().unwrap(), Some(9));
+            assert_eq!(store.cosign_position().unwrap(), 4);
+        });
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,21 @@ impl Store {
         self.meta_u64(MetaKey::StreamPosition)
     }
 
+    /// Sets the last stream sequence applied, not flushed: for a rebuild, which replays the
+    /// log the stream produced and so keeps the node where it was in the stream.
+    ///
+    /// # Errors
+    /// [`StoreError::Storage`] if sled fails.
+    pub fn put_stream_position(&self, position: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(
+                MetaKey::StreamPosition.bytes(),
+                &keys::u64_bytes(position)[..],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
     /// The last stream sequence of the subject whose last token is `token`, if any message was
     /// applied from it.
     ///
