@@ -643,20 +643,28 @@ impl RuleViolation {
 
     /// The class of the refusal.
     pub fn class(&self) -> ErrorClass {
-        use RuleViolation as V;
-        match self {
-            V::Duplicate { .. }
-            | V::SeqConflict { .. }
-            | V::PrevMismatch { .. }
-            | V::AlreadyRegistered { .. } => ErrorClass::Conflict,
-            V::InvalidSignature { .. } => ErrorClass::BadSignature,
-            V::MissingSignature { .. }
-            | V::ExtraSignature { .. }
-            | V::UnknownSigner { .. }
-            | V::UnknownAuthor { .. }
-            | V::WrongRole { .. }
-            | V::RetiredKey { .. }
-            | V::RevokedKey { .. } => ErrorClass::Forbidden,
+        Self::class_at(self.ordinal())
+    }
+
+    /// The class of the refusal with this stable code (`None` for a code that is not a rule
+    /// violation's): so the node's API description and its answers cannot disagree.
+    pub fn class_of_code(code: &str) -> Option<ErrorClass> {
+        Self::CODES
+            .iter()
+            .position(|c| *c == code)
+            .map(Self::class_at)
+    }
+
+    /// The class by ordinal (the order of [`RuleViolation::CODES`]).
+    fn class_at(ordinal: usize) -> ErrorClass {
+        match ordinal {
+            // duplicate, seq-conflict, prev-mismatch, already-registered
+            0..=3 => ErrorClass::Conflict,
+            // invalid-signature
+            7 => ErrorClass::BadSignature,
+            // missing-signature, extra-signature, unknown-signer, unknown-author, wrong-role,
+            // retired-key, revoked-key
+            8..=14 => ErrorClass::Forbidden,
             _ => ErrorClass::Unprocessable,
         }
     }

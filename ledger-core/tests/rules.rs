@@ -1134,6 +1134,38 @@ fn classes_map_to_http_statuses() {
 }
 
 #[test]
+fn every_code_has_its_class() {
+    let conflict = [
+        "duplicate",
+        "seq-conflict",
+        "prev-mismatch",
+        "already-registered",
+    ];
+    let forbidden = [
+        "missing-signature",
+        "extra-signature",
+        "unknown-signer",
+        "unknown-author",
+        "wrong-role",
+        "retired-key",
+        "revoked-key",
+    ];
+    for code in RuleViolation::CODES {
+        let expected = if conflict.contains(code) {
+            ErrorClass::Conflict
+        } else if forbidden.contains(code) {
+            ErrorClass::Forbidden
+        } else if *code == "invalid-signature" {
+            ErrorClass::BadSignature
+        } else {
+            ErrorClass::Unprocessable
+        };
+        assert_eq!(RuleViolation::class_of_code(code), Some(expected), "{code}");
+    }
+    assert_eq!(RuleViolation::class_of_code("no-such-code"), None);
+}
+
+#[test]
 fn messages_are_lowercase_without_trailing_period() {
     for (name, case) in all_cases() {
         if let Expect::Rejects(violation) = case.expect {

@@ -18,23 +18,6 @@ const DECODE_CODES: &[(&str, u16)] = &[
     ("too-large", 413),
 ];
 
-/// Rule codes that are not `422`, with their status (the classes of `ledger-core`'s
-/// `RuleViolation::class`).
-const RULE_STATUS_EXCEPTIONS: &[(&str, u16)] = &[
-    ("duplicate", 409),
-    ("seq-conflict", 409),
-    ("prev-mismatch", 409),
-    ("already-registered", 409),
-    ("invalid-signature", 401),
-    ("missing-signature", 403),
-    ("extra-signature", 403),
-    ("unknown-signer", 403),
-    ("unknown-author", 403),
-    ("wrong-role", 403),
-    ("retired-key", 403),
-    ("revoked-key", 403),
-];
-
 /// `GET /v1/openapi.json`.
 pub async fn get() -> Json<Value> {
     Json(document())
@@ -45,10 +28,8 @@ pub fn problem_types() -> Vec<(&'static str, u16)> {
     let mut all: Vec<(&'static str, u16)> = HTTP_CODES.to_vec();
     all.extend_from_slice(DECODE_CODES);
     for code in ledger_core::RuleViolation::CODES {
-        let status = RULE_STATUS_EXCEPTIONS
-            .iter()
-            .find(|(c, _)| c == code)
-            .map_or(422, |(_, s)| *s);
+        let status = ledger_core::RuleViolation::class_of_code(code)
+            .map_or(422, ledger_core::ErrorClass::http_status);
         all.push((code, status));
     }
     let mut seen = std::collections::HashSet::new();
@@ -368,6 +349,7 @@ mod tests {
         assert!(types.contains(&("revoked-key", 403)));
         assert!(types.contains(&("over-outcome-cap", 422)));
         assert!(types.contains(&("invalid-signature", 401)));
+        assert!(types.contains(&("seq-conflict", 409)));
     }
 
     #[test]
