@@ -92,6 +92,10 @@ pub struct Settings {
     /// cluster [default: 1].
     #[arg(long, env = "LEDGER_STREAM_REPLICAS", value_name = "N")]
     pub stream_replicas: Option<usize>,
+    /// How long an append waits for this node to apply its event from the stream before it
+    /// answers 503 (a retry is safe), in milliseconds (with --nats) [default: 10000].
+    #[arg(long, env = "LEDGER_APPLY_WAIT_MS", value_name = "MS")]
+    pub apply_wait_ms: Option<u64>,
 }
 
 impl Settings {
@@ -138,6 +142,7 @@ impl Settings {
             nats: self.nats.or(fallback.nats),
             ledger: self.ledger.or(fallback.ledger),
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
+            apply_wait_ms: self.apply_wait_ms.or(fallback.apply_wait_ms),
         }
     }
 }
@@ -408,7 +413,8 @@ fn replication(settings: &Settings) -> Result<Option<ReplicationConfig>, ConfigE
     };
     let ledger: LedgerName = name.parse()?;
     let replicas = settings.stream_replicas.unwrap_or(1);
-    Ok(Some(ReplicationConfig::new(url.clone(), ledger, replicas)?))
+    let config = ReplicationConfig::new(url.clone(), ledger, replicas)?;
+    Ok(Some(config.with_apply_wait_ms(settings.apply_wait_ms)?))
 }
 
 /// A checkpoint origin is the first line of a note: non-empty printable text without

@@ -137,6 +137,129 @@ fn race(apis: &[Api], claims: &[Signed]) -> Result<Vec<Answer>> {
         .collect()
 }
 
+/// A client sends the same new event, byte for byte, through two nodes at once (a retry on
+/// another node), round after round, alone and in batches: of each pair exactly one answer is
+/// 201 and the other is 409 duplicate with the same index, as a standalone node answers the
+/// second of two identical appends. When both nodes judge before either has applied the
+/// other's message, both publish and JetStream deduplicates the second by its Nats-Msg-Id;
+/// when one judges after, its judgement finds the event: the answers are the same either way.
+#[test]
+fn identical_appends_through_two_nodes_store_once() -> Result<()> {
+    const ROUNDS: u64 = 12;
+    const BATCH_ROUNDS: u64 = 4;
+    const BATCH: u64 = 4;
+    let trio = Trio::start()?;
+    let mut contract = Contract::new("twice")?;
+    let mut expected_log = Vec::new();
+    let registration = contract.registered()?;
+    let answers = race_identical(&trio.apis[..2], std::slice::from_ref(&registration))?;
+    expect_one_stored(&answers[0]).context("the registration")?;
+    contract.accept(&registration);
+    expected_log.push(registration.id);
+    for round in 0..ROUNDS {
+        let claim = contract.claim("housed-12m", 1, round)?;
+        let answers = race_identical(&trio.apis[..2], std::slice::from_ref(&claim))?;
+        expect_one_stored(&answers[0]).with_context(|| format!("round {round}"))?;
+        contract.accept(&claim);
+        expected_log.push(claim.id);
+    }
+    for round in 0..BATCH_ROUNDS {
+        let mut batch = Vec::new();
+        for i in 0..BATCH {
+            let claim = contract.claim("housed-12m", 1, 1_000 + round * BATCH + i)?;
+            contract.accept(&claim);
+            batch.push(claim);
+        }
+        let answers = race_identical(&trio.apis[..2], &batch)?;
+        for (i, pair) in answers.iter().enumerate() {
+            expect_one_stored(pair).with_context(|| format!("batch round {round}, item {i}"))?;
+        }
+        expected_log.extend(batch.iter().map(|c| c.id));
+    }
+    let size = expected_log.len() as u64;
+    let log = converged(&trio.apis(), size).with_context(|| trio.logs())?;
+    let in_log: Vec<String> = log.iter().map(|e| e.id.clone()).collect();
+    let expected: Vec<String> = expected_log.iter().map(EventId::to_hex).collect();
+    ensure!(
+        in_log == expected,
+        "the log holds other events than those sent"
+    );
+    Ok(())
+}
+
+/// Posts the same envelopes (one alone, several as a batch) through every node in `apis` at
+/// once and returns, per envelope, each node's answer.
+fn race_identical(apis: &[Api], events: &[Signed]) -> Result<Vec<Vec<Answer>>> {
+    let barrier = Arc::new(Barrier::new(apis.len()));
+    let handles: Vec<_> = apis
+        .iter()
+        .map(|api| {
+            let (api, events, barrier) = (api.clone(), events.to_vec(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                match events.as_slice() {
+                    [one] => Ok(vec![post(&api, one)?]),
+                    many => post_batch(&api, many),
+                }
+            })
+        })
+        .collect();
+    let mut per_node = Vec::new();
+    for handle in handles {
+        per_node.push(
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a poster panicked"))??,
+        );
+    }
+    Ok((0..events.len())
+        .map(|i| per_node.iter().map(|answers| answers[i].clone()).collect())
+        .collect())
+}
+
+/// Posts envelopes as one batch and classifies each result (201 or 409 duplicate).
+fn post_batch(api: &Api, events: &[Signed]) -> Result<Vec<Answer>> {
+    let envelopes: Vec<&[u8]> = events.iter().map(|e| e.envelope.as_slice()).collect();
+    let reply = api.post_events(&envelopes)?;
+    ensure!(
+        reply.status == 200,
+        "batch: {} {}",
+        reply.status,
+        reply.text()
+    );
+    let json = reply.json()?;
+    let results = json["results"].as_array().context("no results")?;
+    ensure!(results.len() == events.len(), "batch: {json}");
+    results
+        .iter()
+        .map(|result| {
+            let index = |v: &serde_json::Value| v.as_u64().with_context(|| format!("{result}"));
+            match (
+                result["status"].as_u64(),
+                result["problem"]["code"].as_str(),
+            ) {
+                (Some(201), _) => Ok(Answer::Created(index(&result["index"])?)),
+                (Some(409), Some("duplicate")) => {
+                    Ok(Answer::Duplicate(index(&result["problem"]["index"])?))
+                }
+                _ => anyhow::bail!("unexpected batch result {result}"),
+            }
+        })
+        .collect()
+}
+
+/// One 201 and one 409 duplicate, at the same index.
+fn expect_one_stored(answers: &[Answer]) -> Result<()> {
+    match answers {
+        [Answer::Created(a), Answer::Duplicate(b)] | [Answer::Duplicate(b), Answer::Created(a)]
+            if a == b =>
+        {
+            Ok(())
+        }
+        other => anyhow::bail!("answers {other:?}: not one 201 and one duplicate of it"),
+    }
+}
+
 /// While clients write through two nodes, the third is killed with SIGKILL and restarted,
 /// and a fourth starts on an empty directory: both catch up with the same log and root.
 #[test]

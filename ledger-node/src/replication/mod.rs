@@ -72,6 +72,9 @@ pub enum ReplicationConfigError {
     /// A replica count JetStream does not allow.
     #[error("stream_replicas = {0} must be between 1 and 5")]
     Replicas(usize),
+    /// An apply wait of zero (every append would time out).
+    #[error("apply_wait_ms = 0 must be at least 1")]
+    ApplyWait,
 }
 
 impl ReplicationConfigError {
@@ -81,6 +84,7 @@ impl ReplicationConfigError {
             Self::LedgerName(_) => "ledger-name",
             Self::Incomplete => "replication-incomplete",
             Self::Replicas(_) => "stream-replicas",
+            Self::ApplyWait => "apply-wait",
         }
     }
 }
@@ -120,7 +124,11 @@ pub struct ReplicationConfig {
     nats_url: String,
     ledger: LedgerName,
     stream_replicas: usize,
+    apply_wait: Duration,
 }
+
+/// How long an append waits, by default, for its node to apply what it waits for.
+pub const APPLY_WAIT_MS_DEFAULT: u64 = 10_000;
 
 impl ReplicationConfig {
     /// A replication config.
@@ -139,7 +147,25 @@ impl ReplicationConfig {
             nats_url,
             ledger,
             stream_replicas,
+            apply_wait: Duration::from_millis(APPLY_WAIT_MS_DEFAULT),
         })
+    }
+
+    /// This config with an apply wait of `apply_wait_ms` ([`APPLY_WAIT_MS_DEFAULT`] if `None`).
+    ///
+    /// # Errors
+    /// [`ReplicationConfigError::ApplyWait`] for 0.
+    pub fn with_apply_wait_ms(
+        self,
+        apply_wait_ms: Option<u64>,
+    ) -> Result<Self, ReplicationConfigError> {
+        match apply_wait_ms.unwrap_or(APPLY_WAIT_MS_DEFAULT) {
+            0 => Err(ReplicationConfigError::ApplyWait),
+            ms => Ok(Self {
+                apply_wait: Duration::from_millis(ms),
+                ..self
+            }),
+        }
     }
     /// The NATS server URL(s), comma-separated.
     pub fn nats_url(&self) -> &str {
@@ -152,6 +178,11 @@ impl ReplicationConfig {
     /// Replicas of the streams when this node creates them.
     pub fn stream_replicas(&self) -> usize {
         self.stream_replicas
+    }
+    /// How long an append waits for this node to apply its event (or the message it waits
+    /// for) before it answers 503.
+    pub fn apply_wait(&self) -> Duration {
+        self.apply_wait
     }
     /// The checkpoint origin every node of the ledger shares unless configured otherwise.
     pub fn default_origin(&self) -> String {
@@ -299,6 +330,7 @@ impl Replication {
             Arc::clone(&outcomes),
             link.clone(),
             parts.payload_bytes_max,
+            parts.config.apply_wait(),
         ));
         let cosign = Arc::new(cosign::Cosign::new(
             parts.store.clone(),
@@ -460,6 +492,13 @@ mod tests {
         let name: LedgerName = "l".parse().unwrap();
         assert!(ReplicationConfig::new("nats://h:1".into(), name.clone(), 0).is_err());
         assert!(ReplicationConfig::new("nats://h:1".into(), name.clone(), 6).is_err());
-        assert!(ReplicationConfig::new("nats://h:1".into(), name, 3).is_ok());
+        let config = ReplicationConfig::new("nats://h:1".into(), name, 3).unwrap();
+        assert_eq!(config.apply_wait(), Duration::from_secs(10));
+        let config = config.with_apply_wait_ms(Some(250)).unwrap();
+        assert_eq!(config.apply_wait(), Duration::from_millis(250));
+        assert_eq!(
+            config.with_apply_wait_ms(Some(0)),
+            Err(ReplicationConfigError::ApplyWait)
+        );
     }
 }

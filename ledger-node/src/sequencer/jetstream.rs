@@ -11,9 +11,15 @@
 //!    JetStream stores it only if the subject still ends at `q`: of two racing appends to one
 //!    contract exactly one is stored. The other gets "wrong last sequence"; this node waits
 //!    until it has applied the winner and goes back to 1, where the judgement now answers 409
-//!    with the new head. A retried publish of a stored event is deduplicated by its id;
+//!    with the new head. JetStream checks the id before the expected sequence: the same
+//!    event published again (a retry, or the same bytes sent through two nodes at once, both
+//!    judged before either was applied) is acknowledged as a *duplicate* with the sequence of
+//!    the copy it holds;
 //! 4. *wait* until this node has applied the stream up to the event's sequence, then answer
-//!    what the apply decided: the event's index, or the refusal (read-your-writes).
+//!    what the apply decided: the event's index, or the refusal (read-your-writes). For a
+//!    duplicate acknowledgement the answer is what a standalone node gives the second of two
+//!    identical appends: 409 duplicate with the stored index (or the apply's refusal of the
+//!    copy the stream holds), never a second 201.
 //!
 //! A node behind the stream (a client read the contract's head from a faster node) would
 //! judge an event past its own head as a seq conflict; before answering that, it asks the
@@ -45,9 +51,6 @@ use crate::replication::{Link, Names, Outcomes};
 use crate::service::{AppendError, Appended, Refusal, RefusalClass, View, ViewCell};
 use crate::store::Store;
 
-/// How long an append waits for this node to apply what it waits for.
-pub(crate) const APPLY_WAIT: Duration = Duration::from_secs(10);
-
 /// Rounds of "wrong last sequence" one append goes through before answering 503.
 const CONFLICT_ROUNDS_MAX: usize = 8;
 
@@ -64,13 +67,17 @@ pub(crate) struct JetStream {
     outcomes: Arc<Outcomes>,
     link: watch::Receiver<Link>,
     payload_bytes_max: usize,
+    /// How long an append waits for this node to apply what it waits for.
+    apply_wait: Duration,
     keys: Mutex<KeyCache>,
 }
 
 /// What JetStream did with a publish.
 enum Published {
-    /// Stored (or already stored: a duplicate id) at this sequence.
+    /// Stored at this sequence.
     Stored(u64),
+    /// Not stored: the stream already holds a message with this event id, at this sequence.
+    Duplicate(u64),
     /// The subject has moved past the expected sequence (to this one, if the error said).
     Behind(Option<u64>),
 }
@@ -99,6 +106,7 @@ impl JetStream {
         outcomes: Arc<Outcomes>,
         link: watch::Receiver<Link>,
         payload_bytes_max: usize,
+        apply_wait: Duration,
     ) -> Self {
         Self {
             client,
@@ -109,6 +117,7 @@ impl JetStream {
             outcomes,
             link,
             payload_bytes_max,
+            apply_wait,
             keys: Mutex::new(KeyCache::new(KEY_CACHE_KEYS_MAX)),
         }
     }
@@ -181,7 +190,8 @@ impl JetStream {
     /// copy of the contract, published one after the other (each expecting the sequence the
     /// one before got, so no apply is waited for in between), answered once applied. It stops
     /// at the first envelope it cannot publish as judged (a refusal, a duplicate, a subject
-    /// that moved): that one and the rest go one by one. Returns the answers and how many
+    /// that moved): that one and the rest go one by one. An envelope JetStream acknowledges as
+    /// a duplicate is answered as one and ends the chain too. Returns the answers and how many
     /// envelopes they cover.
     async fn publish_chain(&self, chain: &[Item]) -> (Vec<(usize, Answer)>, usize) {
         let Some((_, first, _)) = chain.first() else {
@@ -206,8 +216,14 @@ impl JetStream {
             }
             match self.publish(event, bytes.clone(), expected).await {
                 Ok(Published::Stored(sequence)) => {
-                    published.push((*position, event, sequence));
+                    published.push((*position, event, Ack::Stored(sequence)));
                     expected = sequence;
+                }
+                Ok(Published::Duplicate(sequence)) => {
+                    // Someone published this event first: the scratch's judgement of the
+                    // next ones assumed this one is the chain's, which it may not be.
+                    published.push((*position, event, Ack::Duplicate(sequence)));
+                    break;
                 }
                 Ok(Published::Behind(_)) => break,
                 Err(unconfirmed) => {
@@ -226,10 +242,14 @@ impl JetStream {
     }
 
     /// The answers of published events, once applied.
-    async fn answers(&self, published: Vec<(usize, &Event, u64)>) -> Vec<(usize, Answer)> {
+    async fn answers(&self, published: Vec<(usize, &Event, Ack)>) -> Vec<(usize, Answer)> {
         let mut out = Vec::with_capacity(published.len());
-        for (position, event, sequence) in published {
-            out.push((position, self.applied(event, sequence).await));
+        for (position, event, ack) in published {
+            let answer = match ack {
+                Ack::Stored(sequence) => self.applied(event, sequence).await,
+                Ack::Duplicate(sequence) => self.duplicate(event, sequence).await,
+            };
+            out.push((position, answer));
         }
         out
     }
@@ -268,6 +288,7 @@ impl JetStream {
             }
             match self.publish(event, bytes.clone(), expected).await? {
                 Published::Stored(sequence) => return self.applied(event, sequence).await,
+                Published::Duplicate(sequence) => return self.duplicate(event, sequence).await,
                 Published::Behind(Some(actual)) => self.wait_position(actual).await?,
                 Published::Behind(None) => self.wait_subject_past(event, expected).await?,
             }
@@ -379,6 +400,7 @@ impl JetStream {
             .await
             .map_err(|e| not_confirmed(&e))?;
         match ack.await {
+            Ok(ack) if ack.duplicate => Ok(Published::Duplicate(ack.sequence)),
             Ok(ack) => Ok(Published::Stored(ack.sequence)),
             Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
                 Ok(Published::Behind(actual_sequence(&e.to_string())))
@@ -409,6 +431,18 @@ impl JetStream {
         }
     }
 
+    /// The answer for `event` when JetStream already holds a message with its id at
+    /// `sequence`, once this node has applied that message: 409 duplicate with the index it
+    /// was admitted at, or the apply's refusal of it (the copy in the stream may be another
+    /// envelope of the same payload).
+    async fn duplicate(&self, event: &Event, sequence: u64) -> Answer {
+        let stored = self.applied(event, sequence).await?;
+        Err(AppendError::Duplicate {
+            id: stored.id,
+            index: stored.index,
+        })
+    }
+
     /// Waits until this node has applied the stream up to `sequence`.
     async fn wait_position(&self, sequence: u64) -> Result<(), AppendError> {
         let what = format!("stream message {sequence}");
@@ -433,7 +467,7 @@ impl JetStream {
         mut condition: impl FnMut(&View) -> Result<bool, AppendError>,
     ) -> Result<(), AppendError> {
         let mut views = self.view.subscribe();
-        let deadline = tokio::time::Instant::now() + APPLY_WAIT;
+        let deadline = tokio::time::Instant::now() + self.apply_wait;
         loop {
             let view = Arc::clone(&views.borrow_and_update());
             if condition(&view)? {
@@ -443,15 +477,23 @@ impl JetStream {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(unavailable("the node is shutting down")),
                 Err(_) => {
+                    let wait = self.apply_wait;
                     return Err(unavailable(format!(
-                        "this node has not applied {what} within {APPLY_WAIT:?} (is NATS \
+                        "this node has not applied {what} within {wait:?} (is NATS \
                          reachable?); the event may be stored: retry, a retry is safe and gives \
                          the stored event's index if it was"
-                    )))
+                    )));
                 }
             }
         }
     }
+}
+
+/// What JetStream acknowledged for an event of a chain.
+#[derive(Clone, Copy)]
+enum Ack {
+    Stored(u64),
+    Duplicate(u64),
 }
 
 /// A ledger holding only `event`'s contract as `view` has it (none for a new contract), to
