@@ -4,9 +4,12 @@
 //! Compares raw ed25519-dalek `verify_batch` (batches of 64 and 256, 1 and 2 threads; not
 //! exact, see `ledger_core::signing`) and `verify_strict` (1 and 2 threads) with
 //! `verify_all` and `verify_all_parallel(2)`, plus the batch and individual methods on 128 and
-//! 512 signatures (where batching starts to pay). After criterion's output it prints each median
-//! per signature and its ratio to the faster raw 2-thread `verify_batch` of this same run.
-//! Run: `cargo bench -p ledger-core --bench verify` (about a minute).
+//! 512 signatures (where batching starts to pay). Then the same 4096 messages signed by 4096
+//! distinct keys (`distinct/`, as in an audit of many contracts, where no key signs twice in a
+//! batch): raw `verify_batch` and the exact path, 1 and 2 threads. After criterion's output it
+//! prints each median per signature and its ratio to the faster raw 2-thread `verify_batch` of
+//! the same corpus in this same run.
+//! Run: `cargo bench -p ledger-core --bench verify` (about a minute and a half).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,6 +21,8 @@ use ledger_core::signing::{KeyCache, Method, SigCheck};
 
 const SIGNATURES: usize = 4096;
 const KEYS: usize = 16;
+/// Prefix of the benchmarks over the corpus with one key per signature.
+const DISTINCT: &str = "distinct/";
 const PAYLOAD_TYPE: &str = "application/vnd.outcome-ledger.event.v1+json";
 
 /// Seconds per signature of each benchmark, one entry per sample criterion took.
@@ -31,9 +36,14 @@ struct Corpus {
 }
 
 impl Corpus {
-    fn new() -> Self {
-        let signers: Vec<SigningKey> = (0..KEYS)
-            .map(|i| SigningKey::from_bytes(&[u8::try_from(i).unwrap_or(0) + 1; 32]))
+    /// The corpus signed by `keys` keys in turn.
+    fn new(keys: usize) -> Self {
+        let signers: Vec<SigningKey> = (0..keys)
+            .map(|i| {
+                let mut seed = [1u8; 32];
+                seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                SigningKey::from_bytes(&seed)
+            })
             .collect();
         let mut corpus = Corpus {
             public_keys: Vec::new(),
@@ -42,7 +52,7 @@ impl Corpus {
             signatures: Vec::new(),
         };
         for i in 0..SIGNATURES {
-            let signer = &signers[i % KEYS];
+            let signer = &signers[i % keys];
             let payload = format!(
                 "{{\"at\":\"2026-03-01T12:00:00Z\",\"author\":\"{}\",\"body\":{{\"claim\":\
                  \"claim-{i:06}\",\"outcome\":\"sustained-employment-26w\",\"units\":{}}},\
@@ -190,6 +200,34 @@ fn benches(criterion: &mut Criterion, corpus: &Corpus) {
     }
 }
 
+/// The exact path and its raw baseline over `corpus`, one key per signature.
+fn distinct_key_benches(criterion: &mut Criterion, corpus: &Corpus) {
+    let checks = corpus.checks();
+    let mut cache = KeyCache::new(SIGNATURES);
+    let _ = cache.verify_all(&checks); // keys decoded ahead, as in a running node
+    let cache = Mutex::new(cache);
+    let mut group = criterion.benchmark_group("verify_4096_distinct_keys");
+    group.throughput(Throughput::Elements(SIGNATURES as u64));
+    for threads in [1, 2] {
+        timed(
+            &mut group,
+            &format!("{DISTINCT}dalek_verify_batch/{threads}t/b256"),
+            || split(threads, |range| dalek_batch(corpus, range, 256)),
+        );
+        timed(
+            &mut group,
+            &format!("{DISTINCT}verify_all_parallel/{threads}t"),
+            || {
+                cache
+                    .lock()
+                    .map(|mut c| c.verify_all_parallel(&checks, threads).iter().all(|&v| v))
+                    .unwrap_or(false)
+            },
+        );
+    }
+    group.finish();
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -202,24 +240,35 @@ fn print_summary() {
         .iter()
         .map(|(name, values)| (name.as_str(), median(values)))
         .collect();
-    let baseline = ["dalek_verify_batch/2t/b64", "dalek_verify_batch/2t/b256"]
-        .into_iter()
-        .filter_map(|name| medians.get(name).map(|&t| (name, t)))
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    let Some((baseline_name, baseline_time)) = baseline else {
+    let baseline = |prefix: &str| {
+        ["dalek_verify_batch/2t/b64", "dalek_verify_batch/2t/b256"]
+            .into_iter()
+            .filter_map(|name| {
+                let name = format!("{prefix}{name}");
+                medians.get(name.as_str()).map(|&t| (name, t))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    let (Some(shared), Some(distinct)) = (baseline(""), baseline(DISTINCT)) else {
         return;
     };
     println!(
-        "\nsummary: medians per signature ({KEYS} keys, ~300-byte messages); \
-         ratio = time / time of {baseline_name} (same run)"
+        "\nsummary: medians per signature (~300-byte messages; {KEYS} keys, or one per signature \
+         under {DISTINCT}); ratio = time / time of {} or {} (same run)",
+        shared.0, distinct.0
     );
     println!(
-        "{:<34} {:>9} {:>11} {:>7}",
+        "{:<40} {:>9} {:>11} {:>7}",
         "benchmark", "us/sig", "sigs/s", "ratio"
     );
     for (name, time) in &medians {
+        let baseline_time = if name.starts_with(DISTINCT) {
+            distinct.1
+        } else {
+            shared.1
+        };
         println!(
-            "{name:<34} {:>9.2} {:>11.0} {:>7.2}",
+            "{name:<40} {:>9.2} {:>11.0} {:>7.2}",
             time * 1e6,
             1.0 / time,
             time / baseline_time
@@ -228,13 +277,15 @@ fn print_summary() {
 }
 
 fn main() {
-    let corpus = Corpus::new();
+    let corpus = Corpus::new(KEYS);
+    let distinct = Corpus::new(SIGNATURES);
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     benches(&mut criterion, &corpus);
+    distinct_key_benches(&mut criterion, &distinct);
     criterion.final_summary();
     print_summary();
 }

@@ -4,16 +4,24 @@
 //! Admitted signatures have a torsion-free key other than the identity (from the cache), a
 //! canonical `S`, and an `R` that is canonically encoded and not the identity. For those,
 //! `verify_strict` accepts exactly when `R = [S]B - [k]A` as points. The chunk check is two
-//! tests, both with coefficients hashed from every input of the chunk (an input fixes them, so
-//! replicas agree, and no one can choose them):
+//! tests, both with 128-bit values `z_i` hashed from every input of the chunk (an input fixes
+//! them, so replicas agree, and no one can choose them):
 //!
-//! 1. every `R_i` is torsion-free: 128 subset sums of the `R_i` are ([`curve::all_torsion_free`]);
-//! 2. `sum z_i D_i = 0` for `D_i = [S_i]B - [k_i]A_i - R_i` and 128-bit `z_i`.
+//! 1. every `R_i` is torsion-free: the 128 subset sums of the `R_i` that the bits of the `z_i`
+//!    name are ([`curve::torsion_free_combination`]);
+//! 2. `sum z_i D_i = 0` for `D_i = [S_i]B - [k_i]A_i - R_i`.
 //!
-//! After test 1 every point involved lies in the prime-order subgroup, and test 2 then holds for
-//! all-zero `D_i` and otherwise only with probability about 2^-128. When every signature is valid
-//! both tests hold for sure (a valid `R` equals `[S]B - [k]A`, which is torsion-free), so a valid
-//! signature is never refused; a failed chunk is decided by `verify_strict` one by one.
+//! If some `R_i` has a torsion component, test 1 passes with probability at most 2^-128. If
+//! none has, every point involved lies in the prime-order subgroup, and test 2 holds for
+//! all-zero `D_i` and otherwise only with probability at most 2^-128 (for fixed nonzero `D_i`,
+//! at most one value of a `z_i` below 2^128 cancels the sum). A forged chunk so passes with
+//! probability at most 2^-128 either way; that the two tests read the same `z_i` does not
+//! matter, since each bound holds on its own. When every signature is valid both tests hold for
+//! sure (a valid `R` equals `[S]B - [k]A`, which is torsion-free), so a valid signature is never
+//! refused; a failed chunk is decided by `verify_strict` one by one.
+//!
+//! Sharing the `z_i` is what makes test 2 cheap: `sum z_i R_i = sum_j 2^j S_j` over the subset
+//! sums `S_j` of test 1, so the multiscalar multiplication takes only the keys and `B`.
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -26,7 +34,7 @@ use super::cache::{KeyCache, KeyClass};
 use super::{curve, strict, verify_one, SigCheck, BATCH_CHUNK_SIGNATURES_MAX};
 
 /// Domain separation of the batch coefficients.
-const TRANSCRIPT_LABEL: &[u8] = b"outcome-ledger ed25519 batch coefficients v1";
+const TRANSCRIPT_LABEL: &[u8] = b"outcome-ledger ed25519 batch coefficients v2";
 
 /// A signature the batch may take.
 struct Admitted<'c, 'a> {
@@ -109,30 +117,33 @@ fn chunk_holds(admitted: &[Admitted<'_, '_>]) -> bool {
     }
     let challenges: Vec<[u8; 64]> = admitted.iter().map(challenge).collect();
     let seed = transcript_seed(admitted, &challenges);
-    let (coefficients, memberships): (Vec<Scalar>, Vec<u128>) = (0..admitted.len())
-        .map(|position| randomness(&seed, position))
-        .unzip();
+    let coefficients = coefficients(&seed, admitted.len());
     let r_points: Vec<EdwardsPoint> = admitted.iter().map(|item| item.r).collect();
-    curve::all_torsion_free(&r_points, &memberships)
-        && combination_vanishes(admitted, &challenges, &coefficients)
+    match curve::torsion_free_combination(&r_points, &coefficients) {
+        Some(r_combination) => {
+            combination_vanishes(admitted, &challenges, &coefficients, r_combination)
+        }
+        None => false,
+    }
 }
 
-/// Whether `[-sum z_i S_i]B + sum z_i R_i + sum_A [sum_{i: A} z_i k_i]A` is the identity. The
-/// `A` terms are summed per key, which is sound because every admitted key has prime order.
+/// Whether `[-sum z_i S_i]B + sum z_i R_i + sum_A [sum_{i: A} z_i k_i]A` is the identity, given
+/// `sum z_i R_i`. The `A` terms are summed per key, which is sound because every admitted key
+/// has prime order.
 fn combination_vanishes(
     admitted: &[Admitted<'_, '_>],
     challenges: &[[u8; 64]],
-    coefficients: &[Scalar],
+    coefficients: &[u128],
+    r_combination: EdwardsPoint,
 ) -> bool {
-    let mut scalars = Vec::with_capacity(2 * admitted.len() + 1);
-    let mut points = Vec::with_capacity(2 * admitted.len() + 1);
+    let mut scalars = Vec::with_capacity(admitted.len() + 1);
+    let mut points = Vec::with_capacity(admitted.len() + 1);
     // Each key's position in `scalars`: a map, since a chunk may hold thousands of keys.
     let mut key_terms: std::collections::HashMap<&[u8; 32], usize> = Default::default();
     let mut b_coefficient = Scalar::ZERO;
     for ((item, challenge), &z) in admitted.iter().zip(challenges).zip(coefficients) {
+        let z = Scalar::from(z);
         b_coefficient += z * item.s;
-        scalars.push(z);
-        points.push(item.r);
         let zk = z * Scalar::from_bytes_mod_order_wide(challenge);
         match key_terms.get(item.key.as_bytes()) {
             Some(&term) => scalars[term] += zk,
@@ -145,7 +156,7 @@ fn combination_vanishes(
     }
     scalars.push(-b_coefficient);
     points.push(ED25519_BASEPOINT_POINT);
-    EdwardsPoint::vartime_multiscalar_mul(&scalars, &points).is_identity()
+    (EdwardsPoint::vartime_multiscalar_mul(&scalars, &points) + r_combination).is_identity()
 }
 
 /// `SHA-512(R || A || M)`, the 64 bytes that reduce to `k`.
@@ -170,19 +181,24 @@ fn transcript_seed(admitted: &[Admitted<'_, '_>], challenges: &[[u8; 64]]) -> [u
     hash.finalize().into()
 }
 
-/// The 128-bit coefficient `z_i` of position `i`, and its membership bits in the 128 subset
-/// sums of the torsion test (bit `j` set: `R_i` is in sum `j`), from disjoint hash bytes.
-fn randomness(seed: &[u8; 64], position: usize) -> (Scalar, u128) {
-    let mut hash = Sha512::new();
-    hash.update(seed);
-    hash.update((position as u64).to_le_bytes());
-    let digest: [u8; 64] = hash.finalize().into();
-    let mut coefficient = [0u8; 16];
-    let mut membership = [0u8; 16];
-    coefficient.copy_from_slice(&digest[..16]);
-    membership.copy_from_slice(&digest[16..32]);
-    (
-        Scalar::from(u128::from_le_bytes(coefficient)),
-        u128::from_le_bytes(membership),
-    )
+/// Coefficients read from one hash of `seed` and a counter.
+const COEFFICIENTS_PER_HASH: usize = 4;
+
+/// The 128-bit values `z_i` of positions `0..count`, four from each SHA-512 of the seed and a
+/// counter.
+fn coefficients(seed: &[u8; 64], count: usize) -> Vec<u128> {
+    let mut out = Vec::with_capacity(count);
+    for block in 0..count.div_ceil(COEFFICIENTS_PER_HASH) {
+        let mut hash = Sha512::new();
+        hash.update(seed);
+        hash.update((block as u64).to_le_bytes());
+        let digest: [u8; 64] = hash.finalize().into();
+        for part in digest.chunks_exact(16) {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(part);
+            out.push(u128::from_le_bytes(bytes));
+        }
+    }
+    out.truncate(count);
+    out
 }

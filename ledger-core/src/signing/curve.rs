@@ -1,7 +1,8 @@
 //! Point checks the batch path relies on, written with curve25519-dalek's public API only.
 
 use curve25519_dalek::edwards::EdwardsPoint;
-use curve25519_dalek::traits::{Identity, IsIdentity};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 
 /// The field modulus p = 2^255 - 19, little-endian.
 const FIELD_MODULUS: [u8; 32] = [
@@ -36,45 +37,98 @@ pub(super) fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
     y_reduced && !(sign_set && (y == Y_ONE || y == Y_MINUS_ONE))
 }
 
-/// Number of subset sums in [`all_torsion_free`]: one per bit of a membership mask.
+/// Number of subset sums in [`torsion_free_combination`]: one per bit of a membership mask.
 const SUBSET_SUMS: usize = 128;
 
-/// Points per table of precomputed subset sums (2^5 entries): each point then costs about
-/// (32 + 128) / 5 = 32 point additions.
-const TABLE_POINTS: usize = 5;
+/// Subset sums formed per pass over the points (mask bits per bucket index): 2^8 buckets.
+const SUMS_PER_PASS: usize = 8;
 
-/// Whether every point lies in the prime-order subgroup, tested on 128 subset sums: sum `j`
-/// holds the points whose membership mask has bit `j` set.
+/// `Some(sum m_i P_i)`, each mask `m_i` read as a 128-bit integer, when every point lies in
+/// the prime-order subgroup as tested on 128 subset sums (sum `j` holds the points whose mask
+/// has bit `j` set); `None` when a sum has a torsion component.
 ///
 /// The torsion component is a homomorphism onto a group of order 8, so if some point has a
 /// nonzero one, each sum whose mask bits are uniformly random has a torsion component with
 /// probability at least 1/2: with hashed masks all 128 sums are torsion-free with probability
 /// at most 2^-128. Torsion-free points always pass. This costs 128 torsion checks (one scalar
-/// multiplication each) plus about 32 additions per point, instead of one scalar multiplication
-/// per point.
-pub(super) fn all_torsion_free(points: &[EdwardsPoint], memberships: &[u128]) -> bool {
+/// multiplication each) plus about 20 additions per point, instead of one scalar
+/// multiplication per point. The weighted sum comes almost free from the subset sums
+/// (`sum m_i P_i = sum_j 2^j S_j`, 127 doublings by addition), so the caller's multiscalar
+/// multiplication need not take the points again.
+///
+/// The sums are formed [`SUMS_PER_PASS`] at a time: each point is added to the bucket named by
+/// its 8 mask bits of the pass (one addition per point), then the 8 sums are read off the 256
+/// buckets by folding them in half 8 times (about 512 additions), see [`fold_buckets`].
+pub(super) fn torsion_free_combination(
+    points: &[EdwardsPoint],
+    memberships: &[u128],
+) -> Option<EdwardsPoint> {
     assert_eq!(points.len(), memberships.len(), "one mask per point");
-    let mut sums = vec![EdwardsPoint::identity(); SUBSET_SUMS];
-    let mut table = [EdwardsPoint::identity(); 1 << TABLE_POINTS];
-    for (block, masks) in points
-        .chunks(TABLE_POINTS)
-        .zip(memberships.chunks(TABLE_POINTS))
-    {
-        for subset in 1..(1usize << block.len()) {
-            let lowest = subset.trailing_zeros() as usize;
-            table[subset] = table[subset & (subset - 1)] + block[lowest];
+    let mut buckets: Vec<Option<EdwardsPoint>> = vec![None; 1 << SUMS_PER_PASS];
+    let mut sums = Vec::with_capacity(SUBSET_SUMS);
+    for pass in 0..SUBSET_SUMS / SUMS_PER_PASS {
+        let shift = pass * SUMS_PER_PASS;
+        buckets.iter_mut().for_each(|bucket| *bucket = None);
+        for (point, mask) in points.iter().zip(memberships) {
+            let index = usize::from((mask >> shift) as u8);
+            accumulate(&mut buckets[index], point);
         }
-        for (bit, sum) in sums.iter_mut().enumerate() {
-            let subset = masks.iter().enumerate().fold(0usize, |subset, (t, mask)| {
-                subset | (usize::from((mask >> bit) & 1 == 1) << t)
-            });
-            if subset != 0 {
-                *sum += table[subset];
+        let pass_sums = fold_buckets(&mut buckets);
+        if !pass_sums.iter().flatten().all(is_torsion_free) {
+            return None;
+        }
+        sums.extend(pass_sums);
+    }
+    // Horner from the top bit: sum_j 2^j S_j.
+    let weighted = sums.iter().rev().fold(EdwardsPoint::default(), |acc, sum| {
+        let doubled = acc + acc;
+        sum.map_or(doubled, |sum| doubled + sum)
+    });
+    Some(weighted)
+}
+
+/// `bucket += point`, where `None` is the identity (saves an addition to it).
+fn accumulate(bucket: &mut Option<EdwardsPoint>, point: &EdwardsPoint) {
+    *bucket = Some(match bucket {
+        Some(sum) => *sum + point,
+        None => *point,
+    });
+}
+
+/// The [`SUMS_PER_PASS`] sums of a pass from its buckets (bucket `b` holds the points whose
+/// bits of the pass are `b`): sum `j` adds every bucket whose index has bit `j` set. Taken
+/// from the top bit down: sum `j` is the upper half of the first `2^(j+1)` buckets, then the
+/// upper half is added onto the lower one, which leaves the lower half indexed by the lower
+/// `j` bits. `None` is the identity. The buckets are consumed.
+fn fold_buckets(buckets: &mut [Option<EdwardsPoint>]) -> [Option<EdwardsPoint>; SUMS_PER_PASS] {
+    assert_eq!(
+        buckets.len(),
+        1 << SUMS_PER_PASS,
+        "one bucket per bit pattern"
+    );
+    let mut sums = [None; SUMS_PER_PASS];
+    for bit in (0..SUMS_PER_PASS).rev() {
+        let half = 1 << bit;
+        let (lower, upper) = buckets[..2 * half].split_at_mut(half);
+        for (low, high) in lower.iter_mut().zip(upper.iter()) {
+            if let Some(point) = high {
+                accumulate(&mut sums[bit], point);
+                accumulate(low, point);
             }
         }
     }
-    sums.iter()
-        .all(|sum| sum.is_identity() || sum.is_torsion_free())
+    sums
+}
+
+/// Whether `[l]P` is the identity, that is `P` lies in the prime-order subgroup; as
+/// `EdwardsPoint::is_torsion_free`, but in variable time (`[l - 1]P + P`): the points tested
+/// are public sums.
+pub(super) fn is_torsion_free(point: &EdwardsPoint) -> bool {
+    // -1 modulo l is the integer l - 1, and the multiplication is by that integer.
+    let order_minus_one = -Scalar::ONE;
+    let most =
+        EdwardsPoint::vartime_double_scalar_mul_basepoint(&order_minus_one, point, &Scalar::ZERO);
+    (most + point).is_identity()
 }
 
 #[cfg(test)]
@@ -127,17 +181,17 @@ mod tests {
             .map(|i| ED25519_BASEPOINT_POINT * Scalar::from(i * 7_919))
             .collect();
         for len in [1, 2, 5, 6, 24] {
-            assert!(all_torsion_free(&points[..len], &masks(len, 1)));
+            assert!(torsion_free_combination(&points[..len], &masks(len, 1)).is_some());
         }
         for (t, torsion) in EIGHT_TORSION.iter().enumerate().skip(1) {
             for position in [0, 4, 5, 22] {
                 let mut mixed = points.clone();
                 mixed[position] += torsion;
                 let seed = (t * 100 + position) as u64;
-                assert!(!all_torsion_free(&mixed, &masks(mixed.len(), seed)));
+                assert!(torsion_free_combination(&mixed, &masks(mixed.len(), seed)).is_none());
                 // T and -T in two points: a plain sum of all points would cancel them.
                 mixed[position ^ 1] -= torsion;
-                assert!(!all_torsion_free(&mixed, &masks(mixed.len(), seed)));
+                assert!(torsion_free_combination(&mixed, &masks(mixed.len(), seed)).is_none());
             }
         }
         // With masks that leave the bad point out of every sum, nothing is caught: the masks
@@ -146,7 +200,65 @@ mod tests {
         mixed[3] += EIGHT_TORSION[4];
         let mut blind = masks(mixed.len(), 9);
         blind[3] = 0;
-        assert!(all_torsion_free(&mixed, &blind));
+        assert!(torsion_free_combination(&mixed, &blind).is_some());
+    }
+
+    #[test]
+    fn variable_time_check_matches_dalek_on_every_torsion_component() {
+        let base = ED25519_BASEPOINT_POINT * Scalar::from(123_456_789u64);
+        for (t, torsion) in EIGHT_TORSION.iter().enumerate() {
+            for point in [*torsion, base + torsion, -base + torsion] {
+                assert_eq!(is_torsion_free(&point), point.is_torsion_free(), "T{t}");
+            }
+            assert_eq!(is_torsion_free(&(base + torsion)), t == 0, "T{t}");
+        }
+    }
+
+    #[test]
+    fn combination_is_the_sum_weighted_by_the_masks_read_as_integers() {
+        use curve25519_dalek::traits::VartimeMultiscalarMul;
+        for len in [1, 2, 9, 300] {
+            let points: Vec<EdwardsPoint> = (0..len as u64)
+                .map(|i| ED25519_BASEPOINT_POINT * Scalar::from(i * 1_009 + 3))
+                .collect();
+            let mut masks = masks(len, 40 + len as u64);
+            masks[0] = u128::MAX;
+            let expected = EdwardsPoint::vartime_multiscalar_mul(
+                masks.iter().map(|&mask| Scalar::from(mask)),
+                &points,
+            );
+            assert_eq!(torsion_free_combination(&points, &masks), Some(expected));
+        }
+    }
+
+    /// The bucket method forms exactly the sums of the masks: compared with sums formed one
+    /// point at a time, for chunk lengths around the bucket count.
+    #[test]
+    fn buckets_fold_into_the_sums_of_the_masks() {
+        for len in [0, 1, 2, 7, 255, 256, 600] {
+            let points: Vec<EdwardsPoint> = (0..len as u64)
+                .map(|i| ED25519_BASEPOINT_POINT * Scalar::from(i * 31 + 5))
+                .collect();
+            let masks = masks(len, len as u64);
+            for pass in [0, 7, 15] {
+                let shift = pass * SUMS_PER_PASS;
+                let mut buckets = vec![None; 1 << SUMS_PER_PASS];
+                for (point, mask) in points.iter().zip(&masks) {
+                    accumulate(&mut buckets[usize::from((mask >> shift) as u8)], point);
+                }
+                let sums = fold_buckets(&mut buckets);
+                for (bit, sum) in sums.iter().enumerate() {
+                    let expected: EdwardsPoint = points
+                        .iter()
+                        .zip(&masks)
+                        .filter(|(_, mask)| (*mask >> (shift + bit)) & 1 == 1)
+                        .map(|(point, _)| point)
+                        .sum();
+                    let got = sum.unwrap_or_default();
+                    assert_eq!(got, expected, "len {len}, sum {}", shift + bit);
+                }
+            }
+        }
     }
 
     /// Every `A` and `R` of the CCTV edge-case file (testdata/cctv-ed25519/ed25519vectors.json,
@@ -172,9 +284,15 @@ mod tests {
                 decodable += 1;
                 let round_trip = point.compress().to_bytes() == bytes;
                 assert_eq!(is_canonical_encoding(&bytes), round_trip, "{hex_point}");
-                // Alone, a point passes the subset-sum test exactly when it is torsion-free.
-                let alone = all_torsion_free(&[point], &[u128::MAX]);
+                // Alone, a point passes the subset-sum test exactly when it is torsion-free,
+                // and the variable-time check says the same as dalek's.
+                let alone = torsion_free_combination(&[point], &[u128::MAX]).is_some();
                 assert_eq!(alone, point.is_torsion_free(), "{hex_point}");
+                assert_eq!(
+                    is_torsion_free(&point),
+                    point.is_torsion_free(),
+                    "{hex_point}"
+                );
             }
         }
         assert_eq!(vectors.len(), 914);
