@@ -14,6 +14,14 @@
 //!    once `snapshot_interval_events` events came since they were last stored), then flush,
 //!    then publish to readers, then acknowledge.
 //!
+//! Appends are pipelined ([`run`]): while group N is written, flushed, published and answered
+//! in a thread of its own ([`Prepared::finish`]), the writer gathers and judges group N+1
+//! against the ledger after N (a copy of an event of N is refused as a duplicate, as if N were
+//! stored). N+1 is written only after N is flushed and published, so groups become durable and
+//! visible in order; readers are shown the contract states captured when N was prepared. If
+//! N's write fails, N+1 is answered 503 unwritten. Replicated batches, checkpoints and
+//! shutdown wait for the group in flight and run without overlap.
+//!
 //! Projections are stored far less often than checkpoints are signed: storing them costs the
 //! size of every changed contract's state, which grows with its history, while a restart
 //! replays at most `snapshot_interval_events` events past them. Shutdown stores them all.
@@ -71,7 +79,8 @@ pub(crate) struct Request {
 }
 
 /// The writes of the writer: the store, or in tests a store whose flush can be watched.
-pub trait Durable: Send + 'static {
+/// Shared between the writer and the thread writing the group before the one it judges.
+pub trait Durable: Send + Sync + 'static {
     /// Writes one commit group atomically (not yet durable).
     ///
     /// # Errors
@@ -128,7 +137,7 @@ pub(crate) struct WriterSettings {
 /// The group-commit writer's state. Owned by one task; moved into a blocking thread for each
 /// group (sled and signature checks block).
 pub(crate) struct Writer<D: Durable> {
-    pub(crate) durable: D,
+    pub(crate) durable: Arc<D>,
     pub(crate) store: Store,
     pub(crate) ledger: Ledger,
     pub(crate) frontier: Frontier,
@@ -143,62 +152,219 @@ pub(crate) struct Writer<D: Durable> {
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) settings: WriterSettings,
     pub(crate) failure: Option<String>,
+    /// The ids and indexes of the last group prepared, which may not be written yet: a
+    /// duplicate of one of them is refused as a duplicate before the store holds it.
+    pub(crate) unflushed: HashMap<EventId, u64>,
+}
+
+/// What the readers are shown once a group is durable: captured when the group is prepared,
+/// as the ledger judges the next group before this one is written.
+pub(crate) struct Publication {
+    size: u64,
+    root: Hash,
+    /// The states of the contracts the group touched, as of its last event.
+    states: Vec<(ContractId, Arc<ContractState>)>,
+    checkpoint: Option<SignedCheckpoint>,
+    /// Replicated ledgers: the stream position after the group.
+    position: Option<u64>,
+}
+
+/// A judged, sequenced commit group with its callers: written, flushed, published and
+/// answered by [`Prepared::finish`], in a thread of its own while the writer judges the next.
+pub(crate) struct Prepared {
+    group: CommitGroup,
+    publication: Publication,
+    answers: Answers,
+    replies: Vec<(usize, oneshot::Sender<Answers>)>,
+    accepted: u64,
+}
+
+/// What writing a group needs, shared with the thread that writes it.
+pub(crate) struct Sink<D: Durable> {
+    durable: Arc<D>,
+    view: Arc<ViewCell>,
+    observer: Arc<dyn Observer>,
+}
+
+impl<D: Durable> Sink<D> {
+    /// One atomic write of `group`, then the flush.
+    fn write(&self, group: &CommitGroup) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.durable.commit(group)?;
+        self.durable.flush()?;
+        self.observer.flushed(group.events.len(), started.elapsed());
+        Ok(())
+    }
+
+    /// Shows readers a durable group (the old view is dropped here, off the writer).
+    fn publish(&self, publication: Publication) {
+        let Publication {
+            size,
+            root,
+            states,
+            checkpoint,
+            position,
+        } = publication;
+        let old = self.view.get();
+        let contracts = if states.is_empty() {
+            Arc::clone(&old.contracts)
+        } else {
+            let mut contracts: BTreeMap<ContractId, Arc<ContractState>> = (*old.contracts).clone();
+            contracts.extend(states);
+            Arc::new(contracts)
+        };
+        let latest = checkpoint.or_else(|| old.latest.clone());
+        self.view.set(View {
+            size,
+            root,
+            contracts,
+            latest,
+            position: position.unwrap_or(old.position),
+        });
+        self.observer.log_size(size);
+    }
+}
+
+impl Prepared {
+    /// Writes, flushes and publishes the group, then answers its callers; on a store failure
+    /// answers every admitted event 503 and returns why the writer must stop.
+    fn finish<D: Durable>(self, sink: &Sink<D>) -> Result<(), String> {
+        let Prepared {
+            group,
+            publication,
+            answers,
+            replies,
+            accepted,
+        } = self;
+        match sink.write(&group) {
+            Ok(()) => {
+                drop(group);
+                sink.publish(publication);
+                sink.observer.appended(accepted);
+                answer(replies, answers);
+                Ok(())
+            }
+            Err(e) => {
+                let failure =
+                    format!("the store failed ({e}); restart the node so it checks the store");
+                tracing::error!(%failure, "writer stops taking appends");
+                answer(replies, unavailable(answers, &failure));
+                Err(failure)
+            }
+        }
+    }
+
+    /// Answers the callers 503 without writing: a group before this one failed.
+    fn abandon(self, failure: &str) {
+        answer(self.replies, unavailable(self.answers, failure));
+    }
+}
+
+/// `answers` with every admitted event turned into a 503 for `failure`.
+fn unavailable(answers: Answers, failure: &str) -> Answers {
+    answers
+        .into_iter()
+        .map(|r| r.and(Err(AppendError::Unavailable(failure.to_owned()))))
+        .collect()
+}
+
+/// Hands each caller its share of `answers`, in order.
+fn answer(replies: Vec<(usize, oneshot::Sender<Answers>)>, answers: Answers) {
+    let mut answers = answers.into_iter();
+    for (count, reply) in replies {
+        // A caller that went away does not stop the others.
+        let _ = reply.send(answers.by_ref().take(count).collect());
+    }
 }
 
 impl<D: Durable> Writer<D> {
-    /// Appends one group of requests and answers each (after the flush, for any success).
+    /// What the group-writing thread needs.
+    fn sink(&self) -> Sink<D> {
+        Sink {
+            durable: Arc::clone(&self.durable),
+            view: Arc::clone(&self.view),
+            observer: Arc::clone(&self.observer),
+        }
+    }
+
+    /// Appends one group of requests and answers each (after the flush, for any success),
+    /// without overlapping anything.
     fn process(&mut self, requests: Vec<Request>, now: Instant) {
+        if let Some(prepared) = self.prepare(requests, now) {
+            let sink = self.sink();
+            self.finished(prepared.finish(&sink));
+        }
+    }
+
+    /// Notes how writing a prepared group ended.
+    fn finished(&mut self, outcome: Result<(), String>) {
+        if let Err(failure) = outcome {
+            self.failure.get_or_insert(failure);
+        }
+    }
+
+    /// Judges and sequences one group of requests and prepares its write. Requests with
+    /// nothing admitted (or refused because the writer stopped) are answered at once and
+    /// give `None`. The ledger moves past the group: the next group is judged after it.
+    fn prepare(&mut self, requests: Vec<Request>, now: Instant) -> Option<Prepared> {
         let mut envelopes = Vec::new();
         let mut replies = Vec::new();
         for request in requests {
             replies.push((request.envelopes.len(), request.reply));
             envelopes.extend(request.envelopes);
         }
-        let mut answers = self.append_group(&envelopes, now).into_iter();
-        for (count, reply) in replies {
-            // A caller that went away does not stop the others.
-            let _ = reply.send(answers.by_ref().take(count).collect());
-        }
-    }
-
-    fn append_group(&mut self, envelopes: &[Vec<u8>], now: Instant) -> Answers {
         if let Some(failure) = &self.failure {
-            let answer = AppendError::Unavailable(failure.clone());
-            return envelopes.iter().map(|_| Err(answer.clone())).collect();
+            let refusal = AppendError::Unavailable(failure.clone());
+            answer(
+                replies,
+                envelopes.iter().map(|_| Err(refusal.clone())).collect(),
+            );
+            return None;
         }
-        let judged = self.judge(envelopes, self.settings.payload_bytes_max);
+        let judged = self.judge(&envelopes, self.settings.payload_bytes_max);
+        drop(envelopes);
         for result in &judged {
             if let Err(e) = result {
                 self.observer.refused(e.code());
             }
         }
         let accepted: Vec<&Judged> = judged.iter().filter_map(|r| r.as_ref().ok()).collect();
-        if accepted.is_empty() {
-            return judged
-                .into_iter()
-                .map(|r| r.map(|j| appended(&j)))
-                .collect();
-        }
-        let outcome = self
-            .sequence(&accepted)
-            .and_then(|events| self.apply(events, now));
-        match outcome {
-            Ok(()) => {
-                self.observer.appended(accepted.len() as u64);
-                judged
-                    .into_iter()
-                    .map(|r| r.map(|j| appended(&j)))
-                    .collect()
+        let count = accepted.len() as u64;
+        let prepared = if accepted.is_empty() {
+            None
+        } else {
+            Some(
+                self.sequence(&accepted)
+                    .and_then(|events| self.prepare_group(events, CommitGroup::default(), now)),
+            )
+        };
+        let unflushed: HashMap<EventId, u64> = accepted.iter().map(|j| (j.id, j.index)).collect();
+        let answers: Answers = judged
+            .into_iter()
+            .map(|r| r.map(|j| appended(&j)))
+            .collect();
+        match prepared {
+            None => {
+                answer(replies, answers);
+                None
             }
-            Err(e) => {
+            Some(Ok((group, publication))) => {
+                self.unflushed = unflushed;
+                Some(Prepared {
+                    group,
+                    publication,
+                    answers,
+                    replies,
+                    accepted: count,
+                })
+            }
+            Some(Err(e)) => {
                 let failure =
                     format!("the store failed ({e}); restart the node so it checks the store");
                 tracing::error!(%failure, "writer stops taking appends");
-                self.failure = Some(failure.clone());
-                judged
-                    .into_iter()
-                    .map(|r| r.and(Err(AppendError::Unavailable(failure.clone()))))
-                    .collect()
+                answer(replies, unavailable(answers, &failure));
+                self.failure = Some(failure);
+                None
             }
         }
     }
@@ -214,18 +380,22 @@ impl<D: Durable> Writer<D> {
             Vec::with_capacity(envelopes.len());
         let mut events = Vec::new();
         let mut positions = Vec::new();
-        for (position, bytes) in envelopes.iter().enumerate() {
-            match self.decode_new(bytes, payload_bytes_max) {
-                Ok(event) => {
+        let mut decoded = self.decode_all(envelopes, payload_bytes_max).into_iter();
+        for position in 0..envelopes.len() {
+            match decoded.next() {
+                Some(Ok(event)) => {
                     positions.push(position);
                     events.push(event);
                     results.push(None);
                 }
-                Err(e) => results.push(Some(Err(e))),
+                Some(Err(e)) => results.push(Some(Err(e))),
+                None => results.push(Some(Err(AppendError::Internal(
+                    "envelope not decoded".into(),
+                )))),
             }
         }
         let verdicts = self.ledger.check_signatures(&events, SIGNATURE_THREADS);
-        let mut in_group: HashMap<EventId, u64> = HashMap::new();
+        let mut in_group: HashMap<EventId, u64> = self.unflushed.clone();
         for ((position, event), verdict) in positions.into_iter().zip(&events).zip(&verdicts) {
             results[position] = Some(self.admit(event, verdict, &mut in_group));
         }
@@ -235,20 +405,40 @@ impl<D: Durable> Writer<D> {
             .collect()
     }
 
-    /// Decodes an envelope and refuses it if it is too large or already stored.
-    fn decode_new(&self, bytes: &[u8], limit: usize) -> Result<Event, AppendError> {
-        if bytes.len() > limit {
-            let detail = format!(
-                "envelope of {} bytes is over the limit of {limit} bytes",
-                bytes.len()
-            );
-            return Err(AppendError::Rejected(Refusal::new(
-                RefusalClass::TooLarge,
-                "too-large",
-                detail,
-            )));
-        }
-        let event = Ledger::decode(bytes).map_err(|r| AppendError::Rejected(refusal(&r)))?;
+    /// Decodes the envelopes (on [`SIGNATURE_THREADS`] threads) and refuses those that are too
+    /// large or already stored; one result per envelope, in order.
+    fn decode_all(&self, envelopes: &[Vec<u8>], limit: usize) -> Vec<Result<Event, AppendError>> {
+        let sized: Vec<&[u8]> = envelopes
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|bytes| bytes.len() <= limit)
+            .collect();
+        let mut decoded = Ledger::decode_all(&sized, SIGNATURE_THREADS).into_iter();
+        envelopes
+            .iter()
+            .map(|bytes| {
+                if bytes.len() > limit {
+                    let detail = format!(
+                        "envelope of {} bytes is over the limit of {limit} bytes",
+                        bytes.len()
+                    );
+                    return Err(AppendError::Rejected(Refusal::new(
+                        RefusalClass::TooLarge,
+                        "too-large",
+                        detail,
+                    )));
+                }
+                match decoded.next() {
+                    Some(Ok(event)) => self.refuse_stored(event),
+                    Some(Err(r)) => Err(AppendError::Rejected(refusal(&r))),
+                    None => Err(AppendError::Internal("envelope not decoded".into())),
+                }
+            })
+            .collect()
+    }
+
+    /// `event`, or its refusal if the store already holds it.
+    fn refuse_stored(&self, event: Event) -> Result<Event, AppendError> {
         let stored = self
             .store
             .index_of(event.id(), u64::MAX)
@@ -318,23 +508,32 @@ impl<D: Durable> Writer<D> {
         Ok(events)
     }
 
-    /// Apply an ordered, already-sequenced batch: tree nodes, one atomic write, flush, publish.
-    pub(crate) fn apply(
-        &mut self,
-        events: Vec<SequencedEvent>,
-        now: Instant,
-    ) -> Result<(), StoreError> {
-        self.apply_group(events, CommitGroup::default(), now)
-    }
-
-    /// [`Writer::apply`], writing what `seed` holds besides (a replicated ledger's stream
-    /// position, refusals and subject sequences) in the same commit group.
+    /// Apply an ordered, already-sequenced batch: tree nodes, one atomic write, flush,
+    /// publish; writing what `seed` holds besides (a replicated ledger's stream position,
+    /// refusals and subject sequences) in the same commit group.
     pub(crate) fn apply_group(
         &mut self,
         events: Vec<SequencedEvent>,
         seed: CommitGroup,
         now: Instant,
     ) -> Result<(), StoreError> {
+        let (group, publication) = self.prepare_group(events, seed, now)?;
+        let sink = self.sink();
+        sink.write(&group)?;
+        sink.publish(publication);
+        Ok(())
+    }
+
+    /// The commit group of an ordered, already-sequenced batch (tree nodes, meta, a checkpoint
+    /// if due) and what to publish once it is durable. The writer's frontier, checkpoint
+    /// policy and snapshot position move past the group now: the next group is judged before
+    /// this one is written, and if the write fails the writer stops.
+    fn prepare_group(
+        &mut self,
+        events: Vec<SequencedEvent>,
+        seed: CommitGroup,
+        now: Instant,
+    ) -> Result<(CommitGroup, Publication), StoreError> {
         let mut frontier = self.frontier.clone();
         let mut nodes = Vec::new();
         for event in &events {
@@ -361,11 +560,27 @@ impl<D: Durable> Writer<D> {
             ..seed
         };
         let checkpoint = self.due_checkpoint(&mut group, now);
-        self.write(&group)?;
         self.stored(&group);
         self.frontier = frontier;
-        self.publish(size, root, &touched, checkpoint, now, position);
-        Ok(())
+        if let Some(checkpoint) = &checkpoint {
+            self.policy.signed(checkpoint.size, now);
+        }
+        // Shared with the ledger, which copies a state before it changes it again.
+        let states = touched
+            .into_iter()
+            .filter_map(|id| {
+                let state = self.ledger.shared_contract(&id)?;
+                Some((id, state))
+            })
+            .collect();
+        let publication = Publication {
+            size,
+            root,
+            states,
+            checkpoint,
+            position,
+        };
+        Ok((group, publication))
     }
 
     /// Adds a checkpoint to `group` if one is due at `now` (and the dirty projections, if
@@ -416,45 +631,6 @@ impl<D: Durable> Writer<D> {
         }
     }
 
-    fn write(&self, group: &CommitGroup) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
-        self.durable.commit(group)?;
-        self.durable.flush()?;
-        self.observer.flushed(group.events.len(), started.elapsed());
-        Ok(())
-    }
-
-    fn publish(
-        &mut self,
-        size: u64,
-        root: Hash,
-        touched: &BTreeSet<ContractId>,
-        checkpoint: Option<SignedCheckpoint>,
-        now: Instant,
-        position: Option<u64>,
-    ) {
-        let old = self.view.get();
-        let mut contracts: BTreeMap<ContractId, Arc<ContractState>> = (*old.contracts).clone();
-        for id in touched {
-            // Shared with the ledger, which copies a state before it changes it again.
-            if let Some(state) = self.ledger.shared_contract(id) {
-                contracts.insert(id.clone(), state);
-            }
-        }
-        if let Some(checkpoint) = &checkpoint {
-            self.policy.signed(checkpoint.size, now);
-        }
-        let latest = checkpoint.or_else(|| old.latest.clone());
-        self.view.set(View {
-            size,
-            root,
-            contracts: Arc::new(contracts),
-            latest,
-            position: position.unwrap_or(old.position),
-        });
-        self.observer.log_size(size);
-    }
-
     /// When the writer must wake up to sign a checkpoint, if ever.
     fn checkpoint_deadline(&self) -> Option<Instant> {
         if self.failure.is_some() {
@@ -498,11 +674,19 @@ impl<D: Durable> Writer<D> {
         if checkpoint.is_none() && group.projection_position.is_none() {
             return;
         }
-        match self.write(&group) {
+        let sink = self.sink();
+        match sink.write(&group) {
             Ok(()) => {
                 self.stored(&group);
-                if checkpoint.is_some() {
-                    self.publish(size, root, &BTreeSet::new(), checkpoint, now, None);
+                if let Some(checkpoint) = checkpoint {
+                    self.policy.signed(checkpoint.size, now);
+                    sink.publish(Publication {
+                        size,
+                        root,
+                        states: Vec::new(),
+                        checkpoint: Some(checkpoint),
+                        position: None,
+                    });
                 }
             }
             Err(e) => self.store_failed("a checkpoint or the projections", &e),
@@ -586,30 +770,78 @@ fn outcomes_of(state: &ContractState, body: &Body) -> Vec<OutcomeId> {
     outcomes
 }
 
-/// The writer task: gathers commit groups from the queue until shutdown.
+/// The group being written, flushed, published and answered in a thread of its own.
+type InFlight = tokio::task::JoinHandle<Result<(), String>>;
+
+/// The writer task: gathers commit groups from the queue until shutdown. Appends are
+/// pipelined: while one group is written and flushed (in a thread of its own), the next is
+/// gathered and judged; it is written only after the one before is flushed, published and
+/// answered, so groups become durable and visible in order.
 pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receiver<Message>) {
+    let mut in_flight: Option<InFlight> = None;
     loop {
-        let message = match writer.checkpoint_deadline() {
-            Some(deadline) => match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(message) => message,
-                Err(_elapsed) => {
-                    let now = Instant::now();
-                    let Some(w) = blocking(writer, move |w| w.checkpoint_now(now)).await else {
-                        return;
-                    };
-                    writer = w;
+        let message = if let Some(handle) = in_flight.as_mut() {
+            tokio::select! {
+                biased;
+                outcome = handle => {
+                    in_flight = None;
+                    writer.finished(joined(outcome));
                     continue;
                 }
-            },
-            None => rx.recv().await,
+                message = rx.recv() => {
+                    // Let the callers just answered queue their next requests: fewer, fuller
+                    // groups.
+                    tokio::task::yield_now().await;
+                    message
+                }
+            }
+        } else {
+            match writer.checkpoint_deadline() {
+                Some(deadline) => match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(message) => message,
+                    Err(_elapsed) => {
+                        let now = Instant::now();
+                        let Some((w, ())) = blocking(writer, move |w| w.checkpoint_now(now)).await
+                        else {
+                            return;
+                        };
+                        writer = w;
+                        continue;
+                    }
+                },
+                None => rx.recv().await,
+            }
         };
         let Some(first) = message else {
             // Every sender is gone: write the last checkpoint and projections, and stop.
+            land(&mut writer, in_flight.take()).await;
             let now = Instant::now();
             let _ = blocking(writer, move |w| w.close(now)).await;
             return;
         };
         let (requests, tail) = gather(first, &mut rx, writer.settings.group_events_max);
+        if tail.is_none() {
+            let now = Instant::now();
+            let Some((w, prepared)) = blocking(writer, move |w| w.prepare(requests, now)).await
+            else {
+                // The group in flight, if any, answers its own callers.
+                return;
+            };
+            writer = w;
+            land(&mut writer, in_flight.take()).await;
+            if let Some(prepared) = prepared {
+                match &writer.failure {
+                    Some(failure) => prepared.abandon(failure),
+                    None => {
+                        let sink = writer.sink();
+                        in_flight =
+                            Some(tokio::task::spawn_blocking(move || prepared.finish(&sink)));
+                    }
+                }
+            }
+            continue;
+        }
+        land(&mut writer, in_flight.take()).await;
         let (stream, shutdown) = match tail {
             Some(Tail::Stream(request)) => (Some(request), None),
             Some(Tail::Shutdown(ack)) => (None, Some(ack)),
@@ -617,7 +849,7 @@ pub(crate) async fn run<D: Durable>(mut writer: Writer<D>, mut rx: mpsc::Receive
         };
         let closing = shutdown.is_some();
         let now = Instant::now();
-        let Some(w) = blocking(writer, move |w| {
+        let Some((w, ())) = blocking(writer, move |w| {
             if !requests.is_empty() {
                 w.process(requests, now);
             }
@@ -668,21 +900,39 @@ fn gather(
     (requests, None)
 }
 
+/// Waits for the group in flight, if any, to be written, published and answered.
+async fn land<D: Durable>(writer: &mut Writer<D>, in_flight: Option<InFlight>) {
+    if let Some(handle) = in_flight {
+        writer.finished(joined(handle.await));
+    }
+}
+
+/// How a group's write ended; a panic stops the writer like a store failure.
+fn joined(outcome: Result<Result<(), String>, tokio::task::JoinError>) -> Result<(), String> {
+    outcome.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the group writer panicked; appends are refused until restart");
+        Err(format!(
+            "the group writer panicked ({e}); restart the node so it checks the store"
+        ))
+    })
+}
+
 /// Runs `work` on the writer in a blocking thread; `None` if it panicked (the writer is lost,
 /// and every caller waiting on it gets 503).
-async fn blocking<D, F>(writer: Writer<D>, work: F) -> Option<Writer<D>>
+async fn blocking<D, R, F>(writer: Writer<D>, work: F) -> Option<(Writer<D>, R)>
 where
     D: Durable,
-    F: FnOnce(&mut Writer<D>) + Send + 'static,
+    R: Send + 'static,
+    F: FnOnce(&mut Writer<D>) -> R + Send + 'static,
 {
     let joined = tokio::task::spawn_blocking(move || {
         let mut writer = writer;
-        work(&mut writer);
-        writer
+        let result = work(&mut writer);
+        (writer, result)
     })
     .await;
     match joined {
-        Ok(writer) => Some(writer),
+        Ok(done) => Some(done),
         Err(e) => {
             tracing::error!(error = %e, "the writer panicked; appends are refused until restart");
             None
@@ -855,6 +1105,14 @@ mod tests {
             (node.info().log_size, node.log(0, 10).unwrap().len()),
             (0, 0)
         );
+        // The next group is judged while that flush is held: a copy of the unwritten event is
+        // answered as a duplicate at once; then the writer waits for the flush.
+        let again = node.append(vec![envelopes[0].clone()]).await;
+        assert!(
+            matches!(again[..], [Err(AppendError::Duplicate { index: 0, .. })]),
+            "{again:?}"
+        );
+        assert!(!first.is_finished());
 
         let queued: Vec<_> = envelopes[1..]
             .iter()

@@ -1,7 +1,7 @@
 //! Starting a node: the node key, the checked store, the projections (restored from their
 //! snapshot, then the log replayed past it), the published view and the writer task.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,7 +95,7 @@ where
     let signer = Arc::new(signer);
     let (origin, verifier_key) = (signer.origin().to_owned(), signer.verifier_key());
     let writer = Writer {
-        durable: wrap(store.clone()),
+        durable: Arc::new(wrap(store.clone())),
         store: store.clone(),
         ledger,
         frontier,
@@ -112,6 +112,7 @@ where
             snapshot_interval_events: config.snapshot_interval_events(),
         },
         failure: None,
+        unflushed: HashMap::new(),
     };
     let (sender, receiver) = mpsc::channel(config.group_commit().queue_requests_max());
     let replication = start_replication(config, &store, &view, &sender, &signer).await?;
