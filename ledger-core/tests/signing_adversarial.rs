@@ -14,6 +14,7 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::{Signature, VerifyingKey};
+use ledger_core::signing;
 use proptest::prelude::*;
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha512};
@@ -217,7 +218,7 @@ fn the_naive_batch_accepts_some_forgeries() {
 /// chunk: all valid, then with forged signatures of each order spread over the chunks.
 #[test]
 fn large_inputs_stay_exact_across_chunks() {
-    let valid = valid_cases(2100, 16);
+    let valid = valid_cases(signing::BATCH_CHUNK_SIGNATURES_MAX + 100, 16);
     let all: Vec<&Case> = valid.iter().collect();
     assert_all_agree(&all, &vec![true; all.len()]);
     let forged: Vec<Case> = (0..3)
@@ -233,7 +234,7 @@ fn large_inputs_stay_exact_across_chunks() {
         .collect();
     let mut mixed = all.clone();
     for (n, case) in forged.iter().enumerate() {
-        mixed.insert(n * 900 + 17, case);
+        mixed.insert(n * (all.len() / 3) + 17, case);
     }
     let expected: Vec<bool> = mixed
         .iter()

@@ -326,7 +326,7 @@ fn random_mixtures_of_every_kind_get_the_strict_verdicts() {
 /// with signatures of every kind spread through them.
 #[test]
 fn large_batches_with_every_kind_stay_exact() {
-    let valid = valid_cases(4500, 48);
+    let valid = valid_cases(ledger_core::signing::BATCH_CHUNK_SIGNATURES_MAX + 400, 48);
     let odd: Vec<Case> = (0..KINDS * 3)
         .map(|n| generate(n % KINDS, 7_000 + n as u64))
         .collect();
