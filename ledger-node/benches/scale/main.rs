@@ -6,8 +6,10 @@
 //!   loading, after loading, after the read runs, and after a restart (open check and replay)
 //!   with the same reads again;
 //! - the data directory's size on disk;
-//! - latency of `GET /v1/proof/inclusion?index=&size=` at random indexes of the whole log and
-//!   of `GET /v1/events/{id}` at random events, from 1 and from 8 concurrent keep-alive clients,
+//! - latency of `GET /v1/proof/inclusion?index=&size=` at random indexes of the whole log,
+//!   `GET /v1/proof/consistency?from=&to=` from a random size to the whole log, `GET
+//!   /v1/events/{id}` at random events and `GET /v1/log?from=&limit=1` (an event by index),
+//!   from 1 and from 8 concurrent keep-alive clients,
 //!   beside `GET /healthz` (the same HTTP round trip with no store work) measured the same way;
 //! - and it checks that sampled proofs verify against the node's root.
 //!
@@ -43,6 +45,9 @@ const BATCH: usize = 256;
 const CLIENTS: usize = 8;
 /// Proofs checked against the root after each start.
 const PROOFS_CHECKED: usize = 32;
+/// Latency runs per phase and client count: `GET /healthz` (the baseline) first, then the
+/// endpoints compared with it.
+const RUNS: usize = 5;
 
 /// Draws the path of the next request of a latency run.
 type PathFn<'a> = Box<dyn Fn(&mut rand::rngs::StdRng) -> String + Sync + 'a>;
@@ -193,7 +198,8 @@ fn second_start(
     Ok(())
 }
 
-/// Proof checks, then healthz, inclusion proofs and events by id from 1 and from 8 clients.
+/// Proof checks, then healthz, inclusion and consistency proofs, events by id and by index
+/// from 1 and from 8 clients.
 fn reads(
     node: &NodeProcess,
     corpus: &corpus::Corpus,
@@ -214,7 +220,7 @@ fn reads(
     let ids = &corpus.ids;
     for clients in [1, CLIENTS] {
         let requests = settings.requests;
-        let runs: [(&str, PathFn<'_>); 3] = [
+        let runs: [(&str, PathFn<'_>); RUNS] = [
             ("GET /healthz", Box::new(|_| "/healthz".to_owned())),
             (
                 "GET /v1/proof/inclusion",
@@ -226,8 +232,21 @@ fn reads(
                 }),
             ),
             (
+                "GET /v1/proof/consistency",
+                Box::new(move |r| {
+                    format!(
+                        "/v1/proof/consistency?from={}&to={size}",
+                        r.gen_range(1..=size)
+                    )
+                }),
+            ),
+            (
                 "GET /v1/events/{id}",
                 Box::new(|r| format!("/v1/events/{}", ids[r.gen_range(0..ids.len())])),
+            ),
+            (
+                "GET /v1/log?from=&limit=1",
+                Box::new(move |r| format!("/v1/log?from={}&limit=1", r.gen_range(0..size))),
             ),
         ];
         for (name, path) in runs {
@@ -303,7 +322,7 @@ fn print_report(report: &Report, events: u64) {
         );
     }
     println!("\nratios to GET /healthz from the same clients in the same phase (p50, p99):");
-    for chunk in report.latency.chunks(3) {
+    for chunk in report.latency.chunks(RUNS) {
         if let [(_, health), rest @ ..] = chunk {
             for (name, s) in rest {
                 println!(
