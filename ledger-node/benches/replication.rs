@@ -14,13 +14,17 @@
 //!   time from the request until all three have (visible everywhere). p50/p99;
 //! - the same clients against one standalone node (no NATS), the ceiling of one node's
 //!   judge-and-store path that each of the three replicas runs for every event;
-//! - catch-up: a fourth node on an empty data directory applies the whole stream.
+//! - catch-up: a fourth node on an empty data directory applies the whole stream;
+//! - CPU: this process's CPU time per event in each ingest run (Linux, from `/proc/self/stat`;
+//!   the clients' work is in it, the NATS server's is not), so replicated ingest can be set
+//!   against the standalone node's judge-and-store times the number of replicas.
 //!
 //! Run: `cargo bench -p ledger-node --bench replication` with a JetStream server at
 //! `LEDGER_BENCH_NATS` (default `nats://127.0.0.1:4222`). The run creates streams named after
 //! its process id and deletes them at the end. Not a test: it prints figures and ratios.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +32,7 @@ use anyhow::Context;
 use async_nats::jetstream::{self, context::Publish, stream};
 use ed25519_dalek::SigningKey;
 use ledger_node::config::{Config, Settings};
-use ledger_node::service::{NoObserver, Node};
+use ledger_node::service::{NoObserver, Node, Observer};
 use proto::dsse::{self, Envelope};
 use proto::payload::{
     ClaimSubmitted, ContractRegistered, Evidence, OutcomeDef, Party, Period, PAYLOAD_TYPE,
@@ -62,23 +66,33 @@ fn main() -> anyhow::Result<()> {
         for per_request in [1usize, 64] {
             let ingest = ingest(std::slice::from_ref(&alone), per_request).await?;
             println!(
-                "standalone node, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms",
+                "standalone node, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms; CPU {}; {}",
                 ingest.rate,
                 ms(ingest.p50),
-                ms(ingest.p99)
+                ms(ingest.p99),
+                cpu_text(ingest.cpu_per_event),
+                ingest.groups
             );
-            alone_rates.push(ingest.rate);
+            alone_rates.push((ingest.rate, ingest.cpu_per_event));
         }
         alone.node.shutdown().await;
         let nodes = open_nodes(&url, &run).await?;
         let mut one_rate = 0.0;
-        for (per_request, alone_rate) in [1usize, 64].into_iter().zip(alone_rates) {
+        for (per_request, (alone_rate, alone_cpu)) in [1usize, 64].into_iter().zip(alone_rates) {
             let ingest = ingest(&nodes, per_request).await?;
+            let cpu_ratio = match (ingest.cpu_per_event, alone_cpu) {
+                (Some(replicated), Some(alone)) if alone > Duration::ZERO => {
+                    format!("{:.2}", replicated.as_secs_f64() / alone.as_secs_f64())
+                }
+                _ => "n/a".to_owned(),
+            };
             println!(
-                "replicated ingest, {NODES} nodes, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms; ratio to raw publish {:.3}, to the standalone node {:.3}",
+                "replicated ingest, {NODES} nodes, {CLIENTS} clients, {per_request} event(s)/request: {:.0} events/s, request p50 {:.2} ms, p99 {:.2} ms; CPU {} ({cpu_ratio} x the standalone node's); {}; ratio to raw publish {:.3}, to the standalone node {:.3}",
                 ingest.rate,
                 ms(ingest.p50),
                 ms(ingest.p99),
+                cpu_text(ingest.cpu_per_event),
+                ingest.groups,
                 ingest.rate / raw,
                 ingest.rate / alone_rate
             );
@@ -103,6 +117,25 @@ fn main() -> anyhow::Result<()> {
         }
         cleanup(&url, &run).await
     })
+}
+
+/// This process's CPU time (user + system) so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). Its fields 14 and 15 count clock ticks of 1/100 s (Linux's fixed `USER_HZ`).
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+fn cpu_text(per_event: Option<Duration>) -> String {
+    per_event.map_or_else(
+        || "n/a".to_owned(),
+        |cpu| format!("{:.0} us/event", cpu.as_secs_f64() * 1e6),
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -150,6 +183,46 @@ async fn raw_publish(url: &str, run: &str, bytes: usize) -> anyhow::Result<f64> 
 }
 
 /// A node of the benchmark ledger and when its log grew.
+/// Commit groups of every bench node (the catch-up node's excepted): how many, how many events
+/// in them, and how long their flushes took.
+#[derive(Default)]
+struct Groups {
+    groups: AtomicU64,
+    events: AtomicU64,
+    flush_us: AtomicU64,
+}
+
+static GROUPS: std::sync::LazyLock<Arc<Groups>> = std::sync::LazyLock::new(Arc::default);
+
+impl Observer for Groups {
+    fn appended(&self, _count: u64) {}
+    fn refused(&self, _code: &'static str) {}
+    fn flushed(&self, events: usize, flush: Duration) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+        let us = u64::try_from(flush.as_micros()).unwrap_or(u64::MAX);
+        self.flush_us.fetch_add(us, Ordering::Relaxed);
+    }
+    fn log_size(&self, _size: u64) {}
+}
+
+impl Groups {
+    fn snapshot(&self) -> [u64; 3] {
+        [&self.groups, &self.events, &self.flush_us].map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Commit groups between two snapshots: "N groups of E events on average, flush F ms".
+fn groups_text(before: [u64; 3], after: [u64; 3]) -> String {
+    let [groups, events, flush_us] = [0, 1, 2].map(|i| after[i].saturating_sub(before[i]));
+    let per = |total: u64| total as f64 / groups.max(1) as f64;
+    format!(
+        "{groups} commit groups of {:.1} events, flush {:.2} ms on average",
+        per(events),
+        per(flush_us) / 1e3
+    )
+}
+
 struct BenchNode {
     node: Node,
     _dir: tempfile::TempDir,
@@ -166,7 +239,7 @@ async fn open_nodes(url: &str, run: &str) -> anyhow::Result<Vec<BenchNode>> {
             ledger: Some(run.to_owned()),
             ..Settings::default()
         };
-        let node = Node::open(&Config::resolve(settings)?, Arc::new(NoObserver)).await?;
+        let node = Node::open(&Config::resolve(settings)?, Arc::clone(&GROUPS) as _).await?;
         let growth = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(watch_growth(node.clone(), Arc::clone(&growth)));
         nodes.push(BenchNode {
@@ -187,7 +260,7 @@ async fn open_standalone() -> anyhow::Result<BenchNode> {
         data_dir: Some(dir.path().to_owned()),
         ..Settings::default()
     };
-    let node = Node::open(&Config::resolve(settings)?, Arc::new(NoObserver)).await?;
+    let node = Node::open(&Config::resolve(settings)?, Arc::clone(&GROUPS) as _).await?;
     Ok(BenchNode {
         node,
         _dir: dir,
@@ -247,6 +320,10 @@ async fn watch_growth(node: Node, growth: Arc<Mutex<Vec<(Instant, u64)>>>) {
 
 struct Ingest {
     rate: f64,
+    /// This process's CPU time per event over the run.
+    cpu_per_event: Option<Duration>,
+    /// The nodes' commit groups during the run.
+    groups: String,
     p50: Duration,
     p99: Duration,
 }
@@ -258,6 +335,8 @@ async fn ingest(nodes: &[BenchNode], per_request: usize) -> anyhow::Result<Inges
         .map(|c| contract_stream(&format!("ingest-{per_request}-{c}"), EVENTS_PER_CLIENT))
         .collect();
     let started = Instant::now();
+    let cpu_before = cpu_time();
+    let groups_before = GROUPS.snapshot();
     let mut tasks = Vec::new();
     for (c, stream) in streams.into_iter().enumerate() {
         let node = nodes[c % nodes.len()].node.clone();
@@ -279,10 +358,17 @@ async fn ingest(nodes: &[BenchNode], per_request: usize) -> anyhow::Result<Inges
     for task in tasks {
         latencies.extend(task.await??);
     }
-    let rate = (CLIENTS * EVENTS_PER_CLIENT) as f64 / started.elapsed().as_secs_f64();
+    let events = CLIENTS * EVENTS_PER_CLIENT;
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_event = match (cpu_before, cpu_time()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before) / events as u32),
+        _ => None,
+    };
     latencies.sort_unstable();
     Ok(Ingest {
         rate,
+        cpu_per_event,
+        groups: groups_text(groups_before, GROUPS.snapshot()),
         p50: quantile(&latencies, 0.50),
         p99: quantile(&latencies, 0.99),
     })
