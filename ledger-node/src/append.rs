@@ -328,21 +328,21 @@ impl<D: Durable> Writer<D> {
                 self.observer.refused(e.code());
             }
         }
-        let accepted: Vec<&Judged> = judged.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let answers: Answers = judged
+            .iter()
+            .map(|r| r.as_ref().map(appended).map_err(Clone::clone))
+            .collect();
+        let accepted: Vec<Judged> = judged.into_iter().filter_map(Result::ok).collect();
         let count = accepted.len() as u64;
+        let unflushed: HashMap<EventId, u64> = accepted.iter().map(|j| (j.id, j.index)).collect();
         let prepared = if accepted.is_empty() {
             None
         } else {
             Some(
-                self.sequence(&accepted)
+                self.sequence_owned(accepted)
                     .and_then(|events| self.prepare_group(events, CommitGroup::default(), now)),
             )
         };
-        let unflushed: HashMap<EventId, u64> = accepted.iter().map(|j| (j.id, j.index)).collect();
-        let answers: Answers = judged
-            .into_iter()
-            .map(|r| r.map(|j| appended(&j)))
-            .collect();
         match prepared {
             None => {
                 answer(replies, answers);
@@ -485,23 +485,39 @@ impl<D: Durable> Writer<D> {
         &mut self,
         accepted: &[&Judged],
     ) -> Result<Vec<SequencedEvent>, StoreError> {
+        let events = accepted
+            .iter()
+            .map(|judged| (judged.index, judged.leaf.clone(), judged.facts.clone()));
+        self.sequence_events(accepted.len(), events)
+    }
+
+    /// [`Writer::sequence`], moving the admitted events' leaves and facts instead of copying.
+    fn sequence_owned(&mut self, accepted: Vec<Judged>) -> Result<Vec<SequencedEvent>, StoreError> {
+        let count = accepted.len();
+        let events = accepted.into_iter().map(|j| (j.index, j.leaf, j.facts));
+        self.sequence_events(count, events)
+    }
+
+    /// Gives `count` events `(ledger index, leaf, facts)` their global indexes.
+    fn sequence_events(
+        &mut self,
+        count: usize,
+        events: impl Iterator<Item = (u64, Vec<u8>, EventFacts)>,
+    ) -> Result<Vec<SequencedEvent>, StoreError> {
         let range = self
             .sequencer
-            .assign(accepted.len() as u64)
+            .assign(count as u64)
             .map_err(|e| StoreError::Storage(e.to_string()))?;
         let events: Vec<SequencedEvent> = range
-            .zip(accepted)
-            .map(|(index, judged)| {
+            .zip(events)
+            .map(|(index, (judged, envelope, facts))| {
                 // The ledger numbers admissions as the sequencer does; a difference is a bug
                 // that would put events at the wrong leaves.
-                assert_eq!(
-                    index, judged.index,
-                    "sequencer and ledger disagree on the index"
-                );
+                assert_eq!(index, judged, "sequencer and ledger disagree on the index");
                 SequencedEvent {
                     index,
-                    envelope: judged.leaf.clone(),
-                    facts: judged.facts.clone(),
+                    envelope,
+                    facts,
                 }
             })
             .collect();
