@@ -1,9 +1,10 @@
 //! The durable store: the only module that names sled.
 //!
-//! One sled `Db` per process holds eight trees (layouts in [`keys`]). The log tree is the
+//! One sled `Db` per process holds eleven trees (layouts in [`keys`]; `refused`, `subjects` and
+//! `cosignatures` serve replicated ledgers). The log tree is the
 //! source of truth; every other tree is an index or a cache that `ledger-node rebuild` makes
 //! again from the log alone. A commit group is written by [`Store::commit`] as ONE sled
-//! transaction over all the trees, then made durable by [`Store::flush`]; the writer
+//! transaction over every tree it writes, then made durable by [`Store::flush`]; the writer
 //! acknowledges only after that flush. The transaction closure only applies batches built
 //! before it, so re-running it (sled does on conflict) has no side effect.
 //!
@@ -11,8 +12,9 @@
 //! after the last flush and ignores anything at or past it.
 //!
 //! Projections are persisted less often than every commit: the writer stores the contracts
-//! touched since the last snapshot together with each checkpoint (and at shutdown), and records
-//! the log size they reflect as `projection_position`. Opening replays the log from there.
+//! touched since the last snapshot with the first checkpoint at least
+//! `snapshot_interval_events` events after it (and at shutdown), and records the log size they
+//! reflect as `projection_position`. Opening replays the log from there.
 
 pub(crate) mod keys;
 mod replication;
