@@ -21,6 +21,7 @@ mod replication;
 pub mod schema;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use ledger_core::merkle::{self, NodeSource};
 use proto::dsse::Envelope;
@@ -120,6 +121,34 @@ pub struct Store {
     cosignatures: Tree,
 }
 
+/// How long opening waits for sled's lock on the directory to be released.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the database, waiting up to [`LOCK_WAIT`] while its directory lock is held: sled
+/// 0.34 releases the lock from a background thread shortly after the last handle of a closed
+/// database is dropped (spacejam/sled#1234), so a store closed and opened again at once in one
+/// process (a node restarted in place, `rebuild` after a stop) may find it still held. Another
+/// process holding the directory is still refused, after the wait, with sled's message.
+fn open_db(config: &sled::Config) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().starts_with("could not acquire lock") => {
+                if Instant::now() >= deadline {
+                    return Err(StoreError::Storage(format!(
+                        "{e} (is another ledger-node using this data directory?)"
+                    )));
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(storage(e)),
+        }
+    }
+}
+
 fn storage(e: sled::Error) -> StoreError {
     StoreError::Storage(e.to_string())
 }
@@ -136,11 +165,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::Storage`] if sled cannot open the directory.
     pub fn open_unchecked(dir: &Path, cache_bytes_max: u64) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(cache_bytes_max)
-            .open()
-            .map_err(storage)?;
+            .cache_capacity(cache_bytes_max);
+        let db = open_db(&config)?;
         let tree = |name: &str| db.open_tree(name).map_err(storage);
         Ok(Self {
             log: tree("log")?,
