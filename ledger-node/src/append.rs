@@ -115,6 +115,15 @@ pub(crate) fn refusal(rejection: &Rejection) -> Refusal {
     Refusal::new(class, rejection.code(), rejection.to_string())
 }
 
+/// The refusal of an envelope of `bytes` bytes, over the payload limit of `limit` bytes.
+pub(crate) fn too_large(bytes: usize, limit: usize) -> AppendError {
+    AppendError::Rejected(Refusal::new(
+        RefusalClass::TooLarge,
+        "too-large",
+        format!("envelope of {bytes} bytes is over the limit of {limit} bytes"),
+    ))
+}
+
 /// An event the ledger admitted, with what the indexes need.
 pub(crate) struct Judged {
     pub(crate) id: EventId,
@@ -418,15 +427,7 @@ impl<D: Durable> Writer<D> {
             .iter()
             .map(|bytes| {
                 if bytes.len() > limit {
-                    let detail = format!(
-                        "envelope of {} bytes is over the limit of {limit} bytes",
-                        bytes.len()
-                    );
-                    return Err(AppendError::Rejected(Refusal::new(
-                        RefusalClass::TooLarge,
-                        "too-large",
-                        detail,
-                    )));
+                    return Err(too_large(bytes.len(), limit));
                 }
                 match decoded.next() {
                     Some(Ok(event)) => self.refuse_stored(event),

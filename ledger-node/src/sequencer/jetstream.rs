@@ -46,9 +46,9 @@ use ledger_core::{rules, Event, KeyDirectory, Ledger, Rejection};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::append::refusal;
+use crate::append::{refusal, too_large};
 use crate::replication::{Link, Names, Outcomes};
-use crate::service::{AppendError, Appended, Refusal, RefusalClass, View, ViewCell};
+use crate::service::{AppendError, Appended, View, ViewCell};
 use crate::store::Store;
 
 /// Rounds of "wrong last sequence" one append goes through before answering 503.
@@ -257,15 +257,7 @@ impl JetStream {
     fn decode(&self, bytes: &[u8]) -> Result<Event, AppendError> {
         let limit = self.payload_bytes_max;
         if bytes.len() > limit {
-            let detail = format!(
-                "envelope of {} bytes is over the limit of {limit} bytes",
-                bytes.len()
-            );
-            return Err(AppendError::Rejected(Refusal::new(
-                RefusalClass::TooLarge,
-                "too-large",
-                detail,
-            )));
+            return Err(too_large(bytes.len(), limit));
         }
         Ledger::decode(bytes).map_err(|r| AppendError::Rejected(refusal(&r)))
     }
