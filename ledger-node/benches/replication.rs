@@ -30,16 +30,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::jetstream::{self, context::Publish, stream};
-use ed25519_dalek::SigningKey;
 use ledger_node::config::{Config, Settings};
 use ledger_node::service::{NoObserver, Node, Observer};
-use proto::dsse::{self, Envelope};
-use proto::payload::{
-    ClaimSubmitted, ContractRegistered, Evidence, OutcomeDef, Party, Period, PAYLOAD_TYPE,
-};
-use proto::{Body, ContractId, EventId, Int, KeyId, Payload, PublicKey, Role, Timestamp};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
+
+#[path = "common/workload.rs"]
+mod workload;
+use workload::contract_stream;
 
 const RAW_MESSAGES: usize = 20_000;
 const RAW_WINDOW: usize = 256;
@@ -479,101 +476,4 @@ async fn cleanup(url: &str, run: &str) -> anyhow::Result<()> {
         context.delete_stream(&name).await?;
     }
     Ok(())
-}
-
-fn key(label: &str) -> SigningKey {
-    SigningKey::from_bytes(&Sha256::digest(format!("ledger-node-bench/{label}")).into())
-}
-
-fn public(key: &SigningKey) -> PublicKey {
-    PublicKey::from_bytes(key.verifying_key().to_bytes())
-}
-
-fn parse<T: std::str::FromStr>(text: &str) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    text.parse()
-        .unwrap_or_else(|e| panic!("bench value {text:?}: {e:?}"))
-}
-
-/// A registration and `events - 1` one-unit claims of one contract, signed.
-fn contract_stream(name: &str, events: usize) -> Vec<Vec<u8>> {
-    let (commissioner, provider, verifier) = (
-        key(&format!("{name}/c")),
-        key(&format!("{name}/p")),
-        key(&format!("{name}/v")),
-    );
-    let party = |key: &SigningKey, role: Role, name: &str| Party {
-        key: public(key),
-        role,
-        name: parse(name),
-    };
-    let registration = Body::ContractRegistered(ContractRegistered {
-        title: parse("Benchmark contract"),
-        currency: parse("GBP"),
-        parties: vec![
-            party(&commissioner, Role::Commissioner, "Council"),
-            party(&provider, Role::Provider, "Provider"),
-            party(&verifier, Role::Verifier, "Verifier"),
-        ],
-        outcomes: vec![OutcomeDef {
-            id: parse("housed"),
-            name: parse("Housed"),
-            price: Int::new(1_000).unwrap_or_default(),
-            cap_units: Int::new(1_000_000).unwrap_or_default(),
-        }],
-        cap: Int::new(1_000_000_000).unwrap_or_default(),
-        start: parse("2025-01-01"),
-        end: parse("2030-12-31"),
-    });
-    let contract: ContractId = parse(name);
-    let mut head: Option<EventId> = None;
-    let mut stream = Vec::with_capacity(events);
-    let mut push = |seq: usize, body: Body, author: &SigningKey, signers: &[&SigningKey]| {
-        let payload = Payload {
-            contract: contract.clone(),
-            seq: Int::new(seq as u64).unwrap_or_default(),
-            prev: head,
-            author: KeyId::of(&public(author)),
-            at: Timestamp::from_unix_seconds(1_740_787_200 + seq as i64)
-                .unwrap_or_else(|| parse("2025-03-01T00:00:00Z")),
-            body,
-        }
-        .encode();
-        head = Some(EventId::of_payload(&payload));
-        let signatures = signers
-            .iter()
-            .map(|k| dsse::sign(PAYLOAD_TYPE, &payload, k))
-            .collect();
-        let envelope =
-            Envelope::new(PAYLOAD_TYPE, payload, signatures).unwrap_or_else(|e| panic!("{e}"));
-        stream.push(envelope.to_jcs());
-    };
-    push(
-        0,
-        registration,
-        &commissioner,
-        &[&commissioner, &provider, &verifier],
-    );
-    for seq in 1..events {
-        let claim = Body::ClaimSubmitted(ClaimSubmitted {
-            outcome: parse("housed"),
-            period: Period {
-                from: parse("2025-02-01"),
-                to: parse("2025-02-28"),
-            },
-            quantity: Int::new(1).unwrap_or_default(),
-            participants: vec![proto::Pseudonym::from_bytes(
-                Sha256::digest(format!("{name}/{seq}")).into(),
-            )],
-            evidence: vec![Evidence {
-                sha256: proto::Sha256Digest::from_bytes([7; 32]),
-                media_type: parse("application/pdf"),
-                uri: None,
-            }],
-        });
-        push(seq, claim, &provider, &[&provider]);
-    }
-    stream
 }
