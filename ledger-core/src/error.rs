@@ -506,6 +506,49 @@ pub enum RuleViolation {
         /// Right operand.
         right: u64,
     },
+
+    // --- consent: parties, not keys (SPEC.md 6.1 "consent", 6.3 key.revoked, key.enrolled) ---
+    /// A party whose consent the event needs has no current key (it was revoked).
+    #[error("party {party} (a {}) has no current key and must consent; enrol a successor key for it first (key.enrolled)", .role.as_str())]
+    PartyWithoutKey {
+        /// Index of the party in registration order.
+        party: u64,
+        /// Its role.
+        role: Role,
+    },
+    /// Too few of the other parties signed a revocation or an enrolment.
+    #[error("{signed} of the {parties} other parties signed with a current key, {needed} must; collect the signatures of more parties")]
+    NoQuorum {
+        /// Other parties that signed with a current key (the author included).
+        signed: u64,
+        /// How many must: a strict majority of `parties`.
+        needed: u64,
+        /// The parties other than the one whose key changes, with or without a current key.
+        parties: u64,
+    },
+    /// Revoking this key without a successor would leave no current key of a role the
+    /// contract keeps.
+    #[error("key {key} is the last current key of a {}; revoking it would leave the contract without one: name a successor in the revocation", .role.as_str())]
+    LastKeyOfRole {
+        /// The key to revoke.
+        key: KeyId,
+        /// Its party's role.
+        role: Role,
+    },
+    /// An enrolment for a party that still holds a current key.
+    #[error("the party of key {key} holds current key {current}; a successor is enrolled only for a party without one (a party replaces its own key with key.rotated)")]
+    PartyHasKey {
+        /// The key named.
+        key: KeyId,
+        /// The party's current key.
+        current: KeyId,
+    },
+    /// An enrolment naming a key no party of the contract held.
+    #[error("key {key} was never a key of a party of this contract; name a key the party held")]
+    UnknownPartyKey {
+        /// The key id named.
+        key: KeyId,
+    },
 }
 
 impl RuleViolation {
@@ -569,6 +612,11 @@ impl RuleViolation {
         "zero-amount",
         "over-distribution",
         "overflow",
+        "party-without-key",
+        "no-quorum",
+        "last-key-of-role",
+        "party-has-key",
+        "unknown-party-key",
     ];
 
     /// Stable machine-readable code (kebab-case): the RFC 9457 problem `type` of the node and
@@ -638,6 +686,11 @@ impl RuleViolation {
             V::ZeroAmount => 55,
             V::OverDistribution { .. } => 56,
             V::Overflow { .. } => 57,
+            V::PartyWithoutKey { .. } => 58,
+            V::NoQuorum { .. } => 59,
+            V::LastKeyOfRole { .. } => 60,
+            V::PartyHasKey { .. } => 61,
+            V::UnknownPartyKey { .. } => 62,
         }
     }
 
@@ -665,6 +718,8 @@ impl RuleViolation {
             // missing-signature, extra-signature, unknown-signer, unknown-author, wrong-role,
             // retired-key, revoked-key
             8..=14 => ErrorClass::Forbidden,
+            // party-without-key, no-quorum: consent that is missing
+            58 | 59 => ErrorClass::Forbidden,
             _ => ErrorClass::Unprocessable,
         }
     }

@@ -1,7 +1,8 @@
 //! Which public key a key id names, and which signatures of an envelope verify.
 //!
 //! A key id is SHA-256 of its public key, so an id names one key wherever it was seen: the
-//! [`KeyDirectory`] learns keys from every admitted registration and rotation, and a batch also
+//! [`KeyDirectory`] learns keys from every admitted event that introduces one (registration,
+//! rotation, revocation with a successor, enrolment), and a batch also
 //! resolves keys from the bodies of its own events (a registration then a claim in one batch).
 //! Resolving a key grants nothing: whether a signer may sign is the rules' business.
 
@@ -92,8 +93,7 @@ impl KeyDirectory {
         self.keys.iter()
     }
 
-    /// Learns the keys an event's body introduces (a registration's parties, a rotation's new
-    /// key).
+    /// Learns the keys an event's body introduces ([`Body::introduced_keys`]).
     pub fn learn(&mut self, event: &Event) {
         for key in introduced_keys(event.body()) {
             self.insert(*key);
@@ -168,9 +168,5 @@ fn assemble(events: &[Event], slots: &[(usize, KeyId)], valid: &[bool]) -> Vec<S
 }
 
 fn introduced_keys(body: &Body) -> Vec<&PublicKey> {
-    match body {
-        Body::ContractRegistered(b) => b.parties.iter().map(|p| &p.key).collect(),
-        Body::KeyRotated(b) => vec![&b.new],
-        _ => Vec::new(),
-    }
+    body.introduced_keys()
 }

@@ -59,7 +59,7 @@ pub enum KeyStatus {
     Current,
     /// Rotated out: signs nothing any more.
     Retired,
-    /// Revoked by the commissioner: signs nothing any more.
+    /// Revoked by the commissioner with a quorum: signs nothing any more.
     Revoked,
 }
 
@@ -114,7 +114,7 @@ impl PartyState {
     pub fn name(&self) -> &Text<200> {
         &self.name
     }
-    /// Its current key (`None` once revoked).
+    /// Its current key (`None` once revoked, until a successor is enrolled).
     pub fn key(&self) -> Option<&KeyId> {
         self.key.as_ref()
     }
@@ -654,13 +654,8 @@ impl ContractState {
         match effect {
             Effect::Amend(changes) => self.commit_amendment(event, changes),
             Effect::Rotate { party, old, new } => self.commit_rotation(seq, party, old, new),
-            Effect::Revoke { key } => {
-                let record = self.keys.get_mut(&key);
-                let record = record.unwrap_or_else(|| panic!("revoked key {key} is not known"));
-                record.status = KeyStatus::Revoked;
-                record.until_seq = Some(seq);
-                self.parties[record.party].key = None;
-            }
+            Effect::Revoke { key, successor } => self.commit_revocation(seq, key, successor),
+            Effect::Enrol { party, new } => self.commit_new_key(seq, party, new),
             Effect::Claims(plan) => self.commit_claims(plan),
             Effect::OpenDispute { plan, id, dispute } => {
                 self.commit_claims(plan);
@@ -725,11 +720,28 @@ impl ContractState {
     }
 
     fn commit_rotation(&mut self, seq: u64, party: usize, old: KeyId, new: PublicKey) {
-        let new_id = KeyId::of(&new);
         let record = self.keys.get_mut(&old);
         let record = record.unwrap_or_else(|| panic!("rotated key {old} is not known"));
         record.status = KeyStatus::Retired;
         record.until_seq = Some(seq);
+        self.commit_new_key(seq, party, new);
+    }
+
+    fn commit_revocation(&mut self, seq: u64, key: KeyId, successor: Option<PublicKey>) {
+        let record = self.keys.get_mut(&key);
+        let record = record.unwrap_or_else(|| panic!("revoked key {key} is not known"));
+        record.status = KeyStatus::Revoked;
+        record.until_seq = Some(seq);
+        let party = record.party;
+        self.parties[party].key = None;
+        if let Some(successor) = successor {
+            self.commit_new_key(seq, party, successor);
+        }
+    }
+
+    /// `new` becomes the current key of `party` (a rotation, a successor, an enrolment).
+    fn commit_new_key(&mut self, seq: u64, party: usize, new: PublicKey) {
+        let new_id = KeyId::of(&new);
         let fresh = KeyRecord {
             public_key: new,
             party,
@@ -739,7 +751,7 @@ impl ContractState {
         };
         assert!(
             self.keys.insert(new_id, fresh).is_none(),
-            "a rotation's new key is fresh"
+            "a party's new key is fresh"
         );
         self.parties[party].key = Some(new_id);
         self.parties[party].keys.push(new_id);

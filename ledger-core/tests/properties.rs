@@ -74,6 +74,10 @@ enum Action {
     },
     Revoke {
         party: u8,
+        successor: bool,
+    },
+    Enrol {
+        party: u8,
     },
     Close,
 }
@@ -91,7 +95,8 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (any::<u8>(), any::<u32>()).prop_map(|(investor, fraction)| Action::Distribute { investor, fraction }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(pick, stance)| Action::Feedback { pick, stance }),
         1 => any::<u8>().prop_map(|party| Action::Rotate { party }),
-        1 => any::<u8>().prop_map(|party| Action::Revoke { party }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(party, successor)| Action::Revoke { party, successor }),
+        1 => any::<u8>().prop_map(|party| Action::Enrol { party }),
         // Closing ends most of a contract's life: keep it rare.
         1 => any::<u8>().prop_map(|roll| if roll < 48 { Action::Close } else { Action::Pay { mask: roll } }),
     ]
@@ -131,6 +136,8 @@ struct ModelClaim {
 struct Model {
     stream: Stream,
     keys: [Option<Who>; 7],
+    /// The last key each party held (its current key, or the one revoked last).
+    held: [Who; 7],
     prices: [u64; 3],
     claims: Vec<ModelClaim>,
     disputes: Vec<(EventId, usize)>,
@@ -203,6 +210,7 @@ impl Generated {
         let mut model = Model {
             stream,
             keys,
+            held: PARTIES.map(|(who, _, _)| who),
             prices: PRICES,
             claims: Vec::new(),
             disputes: Vec::new(),
@@ -315,10 +323,12 @@ impl Generated {
             Action::Amend { outcome, price } => {
                 let o = usize::from(*outcome) % 3;
                 let id = registration_body().outcomes[o].id.to_string();
-                let signers: Vec<Who> = [COMMISSIONER, PROVIDER, INVESTORS[0], INVESTORS[1]]
+                // Every commissioner, provider and investor consents, each by its current key: a
+                // party without one (revoked, no successor yet) holds the amendment back.
+                let signers = [COMMISSIONER, PROVIDER, INVESTORS[0], INVESTORS[1]]
                     .iter()
-                    .filter_map(|p| m.key(*p))
-                    .collect();
+                    .map(|p| m.key(*p))
+                    .collect::<Option<Vec<Who>>>()?;
                 let price = 1 + u64::from(*price) % 400_000;
                 Some(
                     m.stream
@@ -354,22 +364,69 @@ impl Generated {
             Action::Rotate { party } => {
                 let party = usize::from(*party) % 7;
                 let old = m.key(party)?;
-                if self.fresh_keys >= 150 {
-                    return None;
-                }
-                let new = Who::Fresh(self.fresh_keys);
-                self.fresh_keys += 1;
+                let new = self.fresh_key()?;
                 Some(m.stream.draft(old, rotate(old, new)).signed_by(&[old, new]))
             }
-            Action::Revoke { party } => {
-                // Only parties the programme can run without: the second investor, the rep.
-                let party = [INVESTORS[1], REP][usize::from(*party) % 2];
+            Action::Revoke { party, successor } => {
+                // Any party but the commissioner; the verifier and the rep only with a successor.
+                let party = 1 + usize::from(*party) % 6;
                 let key = m.key(party)?;
-                Some(m.stream.draft(m.key(COMMISSIONER)?, revoke(key.id())))
+                let mut signers = quorum(m, party)?;
+                if *successor || party == VERIFIER || party == REP {
+                    let new = self.fresh_key()?;
+                    signers.push(new);
+                    let body = revoke_to(key.id(), new);
+                    return Some(
+                        m.stream
+                            .draft(m.key(COMMISSIONER)?, body)
+                            .signed_by(&signers),
+                    );
+                }
+                Some(
+                    m.stream
+                        .draft(m.key(COMMISSIONER)?, revoke(key.id()))
+                        .signed_by(&signers),
+                )
+            }
+            Action::Enrol { party } => {
+                let keyless: Vec<usize> = (0..7).filter(|p| m.key(*p).is_none()).collect();
+                let party = keyless[pick(keyless.len(), *party)?];
+                let mut signers = quorum(m, party)?;
+                let new = self.fresh_key()?;
+                signers.push(new);
+                let body = enrol(m.held[party].id(), new);
+                Some(
+                    m.stream
+                        .draft(m.key(COMMISSIONER)?, body)
+                        .signed_by(&signers),
+                )
             }
             Action::Close => Some(m.stream.draft(m.key(COMMISSIONER)?, close())),
         }
     }
+}
+
+impl Generated {
+    /// A key no party of any contract holds or held, while there are some left.
+    fn fresh_key(&mut self) -> Option<Who> {
+        if self.fresh_keys >= 150 {
+            return None;
+        }
+        let new = Who::Fresh(self.fresh_keys);
+        self.fresh_keys += 1;
+        Some(new)
+    }
+}
+
+/// The quorum for changing `party`'s key: the commissioner and current keys of 4 of the 6
+/// other parties (a party without a key counts, but cannot sign); `None` if they lack keys.
+fn quorum(m: &Model, party: usize) -> Option<Vec<Who>> {
+    let signers: Vec<Who> = (0..7)
+        .filter(|p| *p != party)
+        .filter_map(|p| m.key(p))
+        .take(4)
+        .collect();
+    (signers.len() == 4 && signers[0] == m.key(COMMISSIONER)?).then_some(signers)
 }
 
 /// A payment of verified, undisputed claims chosen by `mask`, skipping any that would pass a cap.
@@ -474,6 +531,7 @@ fn apply_to_model(m: &mut Model, draft: &Draft, id: EventId) {
                 .unwrap_or(0);
             let new = draft.signers.iter().copied().find(|w| w.public() == b.new);
             m.keys[party] = new;
+            m.held[party] = new.unwrap_or(m.held[party]);
         }
         Body::KeyRevoked(b) => {
             let party = m
@@ -481,7 +539,17 @@ fn apply_to_model(m: &mut Model, draft: &Draft, id: EventId) {
                 .iter()
                 .position(|k| k.map(Who::id) == Some(b.key))
                 .unwrap_or(0);
-            m.keys[party] = None;
+            let successor = b
+                .successor
+                .and_then(|s| draft.signers.iter().copied().find(|w| w.public() == s));
+            m.keys[party] = successor;
+            m.held[party] = successor.unwrap_or(m.held[party]);
+        }
+        Body::KeyEnrolled(b) => {
+            let party = m.held.iter().position(|k| k.id() == b.party).unwrap_or(0);
+            let new = draft.signers.iter().copied().find(|w| w.public() == b.new);
+            m.keys[party] = new;
+            m.held[party] = new.unwrap_or(m.held[party]);
         }
         Body::ContractClosed(_) => m.closed = true,
         Body::FeedbackRecorded(_) | Body::ContractRegistered(_) => {}
@@ -535,6 +603,10 @@ fn assert_invariants(state: &ContractState) {
 
 /// The projection and the statement add up to the model.
 fn assert_matches_model(state: &ContractState, m: &Model) {
+    // Each party keeps its place whatever its key: the current key is the model's.
+    for (party, key) in state.parties().iter().zip(m.keys) {
+        assert_eq!(party.key(), key.map(Who::id).as_ref(), "{:?}", party.role());
+    }
     let statement = Statement::of(state);
     let standing = |c: &&ModelClaim| matches!(c.status, Status::Verified | Status::Paid);
     for (o, line) in statement.outcomes.iter().enumerate() {

@@ -11,6 +11,7 @@ mod support;
 
 use ed25519_dalek::SigningKey;
 use ledger_core::error::Operation;
+use ledger_core::projection::KeyStatus;
 use ledger_core::{ClaimStatus, ContractState, ErrorClass, Ledger, Rejection, RuleViolation};
 use proto::ids::INT_MAX;
 use proto::payload::{ClaimSubmitted, ContractRegistered, Decision, Party, Period, Stance};
@@ -193,9 +194,36 @@ fn rotated() -> Stream {
     s
 }
 
+/// The commissioner and the first other parties: a strict majority (4) of the six parties
+/// other than `party` (SPEC.md 6.1 "quorum").
+fn quorum(party: Who) -> Vec<Who> {
+    EVERYONE
+        .into_iter()
+        .filter(|w| *w != party)
+        .take(4)
+        .collect()
+}
+
+/// ... and `new`, the key that becomes the party's.
+fn quorum_and(party: Who, new: Who) -> Vec<Who> {
+    let mut signers = quorum(party);
+    signers.push(new);
+    signers
+}
+
+/// Registered, with `who`'s key revoked (by a quorum, without a successor).
 fn revoked(who: Who) -> Stream {
     let mut s = registered();
-    s.add(Who::Commissioner, revoke(who.id()));
+    let d = s.draft(Who::Commissioner, revoke(who.id()));
+    s.push(d.signed_by(&quorum(who)));
+    s
+}
+
+/// Registered, with `who`'s key revoked and `successor` in its place.
+fn succeeded(who: Who, successor: Who) -> Stream {
+    let mut s = registered();
+    let d = s.draft(Who::Commissioner, revoke_to(who.id(), successor));
+    s.push(d.signed_by(&quorum_and(who, successor)));
     s
 }
 
@@ -419,14 +447,189 @@ cases! {
     },
     revoked_key_reject_as_cosigner => {
         let s = revoked(Who::InvestorB);
-        let d = amended(&s, &[("housed-3m", 60_000)]);
+        let d = s.draft(Who::Provider, claim("housed-3m", 1)).signed_by(&[Who::Provider, Who::InvestorB]);
         rejects(&s, d, RuleViolation::RevokedKey { key: Who::InvestorB.id() })
     },
-    revoked_party_no_longer_needed_to_amend => {
+    revoked_key_reject_as_quorum_member => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, revoke(Who::Intermediary.id()))
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::Verifier, Who::InvestorA, Who::InvestorB]);
+        rejects(&s, d, RuleViolation::RevokedKey { key: Who::InvestorB.id() })
+    },
+
+    // ---- 6.1 consent: parties, not keys (issue 9, finding 2) ----
+    party_without_key_accept => {
+        let s = succeeded(Who::InvestorB, Who::Fresh(1));
+        let d = amended(&s, &[("housed-3m", 60_000)])
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::InvestorA, Who::Fresh(1)]);
+        accepts("party-without-key", &s, d)
+    },
+    party_without_key_reject => {
         let s = revoked(Who::InvestorB);
         let d = amended(&s, &[("housed-3m", 60_000)])
             .signed_by(&[Who::Commissioner, Who::Provider, Who::InvestorA]);
-        accepts("revoked-key", &s, d)
+        rejects(&s, d, RuleViolation::PartyWithoutKey { party: 5, role: Role::Investor })
+    },
+    party_without_key_reject_even_with_the_revoked_key => {
+        let s = revoked(Who::InvestorB);
+        let d = amended(&s, &[("housed-3m", 60_000)]);
+        rejects(&s, d, RuleViolation::PartyWithoutKey { party: 5, role: Role::Investor })
+    },
+    party_without_key_reject_the_revoked_party_as_author => {
+        let s = revoked(Who::Provider);
+        let d = s.draft(Who::Provider, claim("housed-3m", 1));
+        rejects(&s, d, RuleViolation::RevokedKey { key: Who::Provider.id() })
+    },
+    no_quorum_accept => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::InvestorB.id()));
+        accepts("no-quorum", &s, d.signed_by(&quorum(Who::InvestorB)))
+    },
+    no_quorum_reject_commissioner_alone => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::InvestorB.id()));
+        rejects(&s, d, RuleViolation::NoQuorum { signed: 1, needed: 4, parties: 6 })
+    },
+    no_quorum_reject_half => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::InvestorB.id()))
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::Verifier]);
+        rejects(&s, d, RuleViolation::NoQuorum { signed: 3, needed: 4, parties: 6 })
+    },
+    no_quorum_reject_keyless_parties_still_count => {
+        // Investor B has no key: it cannot sign, but it is still one of the six others.
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, revoke(Who::Intermediary.id()))
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::Verifier]);
+        rejects(&s, d, RuleViolation::NoQuorum { signed: 3, needed: 4, parties: 6 })
+    },
+    no_quorum_reject_the_party_itself_signing => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::InvestorB.id()))
+            .signed_by(&quorum_and(Who::InvestorB, Who::InvestorB));
+        rejects(&s, d, RuleViolation::ExtraSignature { key: Who::InvestorB.id() })
+    },
+    no_quorum_reject_the_successor_does_not_count => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke_to(Who::InvestorB.id(), Who::Fresh(1)))
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::Verifier, Who::Fresh(1)]);
+        rejects(&s, d, RuleViolation::NoQuorum { signed: 3, needed: 4, parties: 6 })
+    },
+    no_quorum_reject_enrolment => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::Fresh(2)))
+            .signed_by(&[Who::Commissioner, Who::Fresh(2)]);
+        rejects(&s, d, RuleViolation::NoQuorum { signed: 1, needed: 4, parties: 6 })
+    },
+    no_quorum_reject_enrolment_invalid_signature => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::Fresh(2)))
+            .signed_by(&[Who::Commissioner, Who::Provider, Who::Verifier, Who::Fresh(2)])
+            .forged_by(&[Who::Intermediary]);
+        rejects(&s, d, RuleViolation::InvalidSignature { key: Who::Intermediary.id() })
+    },
+    missing_signature_reject_successor => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke_to(Who::InvestorB.id(), Who::Fresh(1)))
+            .signed_by(&quorum(Who::InvestorB));
+        rejects(&s, d, RuleViolation::MissingSignature { key: Who::Fresh(1).id() })
+    },
+    missing_signature_reject_enrolled_key => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::Fresh(2)))
+            .signed_by(&quorum(Who::InvestorB));
+        rejects(&s, d, RuleViolation::MissingSignature { key: Who::Fresh(2).id() })
+    },
+    missing_signature_reject_quorum_without_the_author => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::InvestorB.id()))
+            .signed_by(&[Who::Provider, Who::Verifier, Who::Intermediary, Who::InvestorA]);
+        rejects(&s, d, RuleViolation::MissingSignature { key: Who::Commissioner.id() })
+    },
+    last_key_of_role_accept => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke_to(Who::Verifier.id(), Who::Fresh(3)));
+        accepts("last-key-of-role", &s, d.signed_by(&quorum_and(Who::Verifier, Who::Fresh(3))))
+    },
+    last_key_of_role_accept_second_verifier => {
+        let body = programme_with(|b| b.parties.push(Party {
+            key: Who::Outsider.public(),
+            role: Role::Verifier,
+            name: text("Second Opinion Evaluation LLP"),
+        }));
+        let mut s = Stream::new(CONTRACT);
+        s.push(registration(CONTRACT, body));
+        let signers = [Who::Commissioner, Who::Provider, Who::Intermediary, Who::InvestorA];
+        let d = s.draft(Who::Commissioner, revoke(Who::Verifier.id())).signed_by(&signers);
+        accepts("last-key-of-role", &s, d)
+    },
+    last_key_of_role_reject_only_verifier => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::Verifier.id())).signed_by(&quorum(Who::Verifier));
+        rejects(&s, d, RuleViolation::LastKeyOfRole { key: Who::Verifier.id(), role: Role::Verifier })
+    },
+    last_key_of_role_reject_beneficiary_rep => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke(Who::Rep.id())).signed_by(&quorum(Who::Rep));
+        rejects(&s, d, RuleViolation::LastKeyOfRole { key: Who::Rep.id(), role: Role::BeneficiaryRep })
+    },
+    party_has_key_accept => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::Fresh(2)));
+        accepts("party-has-key", &s, d.signed_by(&quorum_and(Who::InvestorB, Who::Fresh(2))))
+    },
+    party_has_key_reject => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorA.id(), Who::Fresh(2)))
+            .signed_by(&quorum_and(Who::InvestorA, Who::Fresh(2)));
+        rejects(&s, d, RuleViolation::PartyHasKey { key: Who::InvestorA.id(), current: Who::InvestorA.id() })
+    },
+    party_has_key_reject_after_a_successor => {
+        let s = succeeded(Who::InvestorB, Who::Fresh(1));
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::Fresh(2)))
+            .signed_by(&quorum_and(Who::InvestorB, Who::Fresh(2)));
+        rejects(&s, d, RuleViolation::PartyHasKey { key: Who::InvestorB.id(), current: Who::Fresh(1).id() })
+    },
+    unknown_party_key_accept => {
+        let s = revoked(Who::Provider);
+        let d = s.draft(Who::Commissioner, enrol(Who::Provider.id(), Who::Fresh(2)));
+        accepts("unknown-party-key", &s, d.signed_by(&quorum_and(Who::Provider, Who::Fresh(2))))
+    },
+    unknown_party_key_reject => {
+        let s = revoked(Who::Provider);
+        let d = s.draft(Who::Commissioner, enrol(Who::Outsider.id(), Who::Fresh(2)))
+            .signed_by(&quorum_and(Who::Provider, Who::Fresh(2)));
+        rejects(&s, d, RuleViolation::UnknownPartyKey { key: Who::Outsider.id() })
+    },
+    wrong_role_reject_enrolment_by_provider => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Provider, enrol(Who::InvestorB.id(), Who::Fresh(2)))
+            .signed_by(&[Who::Provider, Who::Commissioner, Who::Verifier, Who::Intermediary, Who::Fresh(2)]);
+        rejects(&s, d, RuleViolation::WrongRole { kind: Kind::KeyEnrolled, role: Role::Provider })
+    },
+    key_reused_reject_successor => {
+        let s = registered();
+        let d = s.draft(Who::Commissioner, revoke_to(Who::InvestorB.id(), Who::InvestorA))
+            .signed_by(&quorum(Who::InvestorB));
+        rejects(&s, d, RuleViolation::KeyReused { key: Who::InvestorA.id() })
+    },
+    key_reused_reject_enrolled_old_key => {
+        let s = revoked(Who::InvestorB);
+        let d = s.draft(Who::Commissioner, enrol(Who::InvestorB.id(), Who::InvestorB))
+            .signed_by(&quorum_and(Who::InvestorB, Who::InvestorB));
+        rejects(&s, d, RuleViolation::KeyReused { key: Who::InvestorB.id() })
+    },
+    successor_signs_for_its_party => {
+        let s = succeeded(Who::Provider, Who::Fresh(1));
+        accepts("revoked-key", &s, s.draft(Who::Fresh(1), claim("housed-3m", 1)))
+    },
+    enrolled_key_signs_for_its_party => {
+        let mut s = revoked(Who::Provider);
+        let d = s.draft(Who::Commissioner, enrol(Who::Provider.id(), Who::Fresh(2)));
+        s.push(d.signed_by(&quorum_and(Who::Provider, Who::Fresh(2))));
+        let d = amended(&s, &[("housed-3m", 60_000)])
+            .signed_by(&[Who::Commissioner, Who::Fresh(2), Who::InvestorA, Who::InvestorB]);
+        accepts("party-without-key", &s, d)
     },
 
     // ---- 6.1 closed ----
@@ -600,7 +803,8 @@ cases! {
     },
     revoke_not_current_accept => {
         let s = registered();
-        accepts("revoke-not-current", &s, s.draft(Who::Commissioner, revoke(Who::Intermediary.id())))
+        let d = s.draft(Who::Commissioner, revoke(Who::Intermediary.id()));
+        accepts("revoke-not-current", &s, d.signed_by(&quorum(Who::Intermediary)))
     },
     revoke_not_current_reject => {
         let s = registered();
@@ -614,7 +818,8 @@ cases! {
     },
     self_revocation_accept => {
         let s = registered();
-        accepts("self-revocation", &s, s.draft(Who::Commissioner, revoke(Who::Verifier.id())))
+        let d = s.draft(Who::Commissioner, revoke(Who::Provider.id()));
+        accepts("self-revocation", &s, d.signed_by(&quorum(Who::Provider)))
     },
     self_revocation_reject => {
         let s = registered();
@@ -1149,6 +1354,8 @@ fn every_code_has_its_class() {
         "wrong-role",
         "retired-key",
         "revoked-key",
+        "party-without-key",
+        "no-quorum",
     ];
     for code in RuleViolation::CODES {
         let expected = if conflict.contains(code) {
@@ -1412,5 +1619,145 @@ fn a_clone_is_judged_like_the_original() {
     assert_eq!(
         original.contract(&text(CONTRACT)),
         copy.contract(&text(CONTRACT))
+    );
+}
+
+/// Issue 9, finding 2, as reported: a contract of a commissioner, a provider, an investor and a
+/// verifier, price 1000. The commissioner revoked the investor's key and amended with the
+/// provider; then revoked the provider's and amended alone (price 1000 -> 2); it could revoke
+/// the only verifier, and nothing could enrol a successor. Each step is now refused, and the
+/// way back (a successor enrolled by a quorum) works.
+#[test]
+fn regression_issue_9_revoking_keys_does_not_bypass_consent() {
+    let body = programme_with(|b| {
+        b.parties = [
+            (Who::Commissioner, Role::Commissioner),
+            (Who::Provider, Role::Provider),
+            (Who::InvestorA, Role::Investor),
+            (Who::Verifier, Role::Verifier),
+        ]
+        .into_iter()
+        .map(|(who, role)| Party {
+            key: who.public(),
+            role,
+            name: text(&format!("{who:?}")),
+        })
+        .collect();
+        b.outcomes[0].price = int(1000);
+    });
+    let mut s = Stream::new("issue-9");
+    s.push(registration("issue-9", body));
+    let mut ledger = given(&s.envelopes);
+    let mut submit = |s: &mut Stream, d: Draft| {
+        let result = ledger.append_batch(&[d.seal().as_slice()], 1).remove(0);
+        if result.is_ok() {
+            s.push(d);
+        }
+        result.map(drop).map_err(|e| match e {
+            Rejection::Rule(v) => v,
+            Rejection::Decode(e) => panic!("a test envelope that does not decode: {e}"),
+        })
+    };
+    let to_2 = |s: &Stream, signers: &[Who]| {
+        s.draft(Who::Commissioner, amend(&[("housed-3m", 2)]))
+            .signed_by(signers)
+    };
+
+    // The commissioner alone revokes the investor's key: 1 of the 3 others, 2 needed.
+    let d = s.draft(Who::Commissioner, revoke(Who::InvestorA.id()));
+    let no_quorum = RuleViolation::NoQuorum {
+        signed: 1,
+        needed: 2,
+        parties: 3,
+    };
+    assert_eq!(submit(&mut s, d), Err(no_quorum.clone()));
+    // With the verifier it has a quorum; the investor's consent is still needed to amend.
+    let d = s
+        .draft(Who::Commissioner, revoke(Who::InvestorA.id()))
+        .signed_by(&[Who::Commissioner, Who::Verifier]);
+    assert_eq!(submit(&mut s, d), Ok(()));
+    let investor_without_key = RuleViolation::PartyWithoutKey {
+        party: 2,
+        role: Role::Investor,
+    };
+    let d = to_2(&s, &[Who::Commissioner, Who::Provider]);
+    assert_eq!(submit(&mut s, d), Err(investor_without_key.clone()));
+    // Then the provider's key, and an amendment by the commissioner alone.
+    let d = s.draft(Who::Commissioner, revoke(Who::Provider.id()));
+    assert_eq!(submit(&mut s, d), Err(no_quorum));
+    let d = to_2(&s, &[Who::Commissioner]);
+    assert_eq!(submit(&mut s, d), Err(investor_without_key));
+    // The only verifier: never, even with the provider's signature.
+    let d = s
+        .draft(Who::Commissioner, revoke(Who::Verifier.id()))
+        .signed_by(&[Who::Commissioner, Who::Provider]);
+    let last = RuleViolation::LastKeyOfRole {
+        key: Who::Verifier.id(),
+        role: Role::Verifier,
+    };
+    assert_eq!(submit(&mut s, d), Err(last));
+    // A successor for the investor: refused without a quorum, enrolled with one.
+    let d = s
+        .draft(Who::Commissioner, enrol(Who::InvestorA.id(), Who::Fresh(9)))
+        .signed_by(&[Who::Commissioner, Who::Fresh(9)]);
+    let keyless = RuleViolation::NoQuorum {
+        signed: 1,
+        needed: 2,
+        parties: 3,
+    };
+    assert_eq!(submit(&mut s, d), Err(keyless));
+    let d = s
+        .draft(Who::Commissioner, enrol(Who::InvestorA.id(), Who::Fresh(9)))
+        .signed_by(&[Who::Commissioner, Who::Provider, Who::Fresh(9)]);
+    assert_eq!(submit(&mut s, d), Ok(()));
+    // The price changes only with everyone's consent, the investor through its successor.
+    let d = to_2(&s, &[Who::Commissioner, Who::Provider]);
+    let missing = RuleViolation::MissingSignature {
+        key: Who::Fresh(9).id(),
+    };
+    assert_eq!(submit(&mut s, d), Err(missing));
+    let d = to_2(&s, &[Who::Commissioner, Who::Provider, Who::Fresh(9)]);
+    assert_eq!(submit(&mut s, d), Ok(()));
+    let state = ledger.contract(&text("issue-9")).expect("registered");
+    assert_eq!(
+        state
+            .outcome(&outcome("housed-3m"))
+            .map(|o| o.price().get()),
+        Some(2)
+    );
+    let investor = &state.parties()[2];
+    assert_eq!(investor.key(), Some(&Who::Fresh(9).id()));
+    assert_eq!(investor.keys(), [Who::InvestorA.id(), Who::Fresh(9).id()]);
+}
+
+/// A successor key receives distributions for its party, and the statement adds them to what
+/// the party's old key received.
+#[test]
+fn an_investor_keeps_its_distributions_across_a_successor_key() {
+    let (mut s, _) = paid(2, 2);
+    s.add(Who::Intermediary, distribute(Who::InvestorA, 30_000));
+    let d = s.draft(
+        Who::Commissioner,
+        revoke_to(Who::InvestorA.id(), Who::Fresh(4)),
+    );
+    s.push(d.signed_by(&quorum_and(Who::InvestorA, Who::Fresh(4))));
+    s.add(Who::Intermediary, distribute(Who::Fresh(4), 20_000));
+    let ledger = given(&s.envelopes);
+    let state = ledger.contract(&text(CONTRACT)).expect("registered");
+    let statement = ledger_core::Statement::of(state);
+    let line = &statement.investors[0];
+    assert_eq!(line.keys, [Who::InvestorA.id(), Who::Fresh(4).id()]);
+    assert_eq!(line.distributed.get(), 50_000);
+    let old = state
+        .key(&Who::InvestorA.id())
+        .expect("the old key is kept");
+    assert_eq!(
+        (old.status(), old.until_seq()),
+        (KeyStatus::Revoked, Some(5))
+    );
+    let new = state.key(&Who::Fresh(4).id()).expect("the successor");
+    assert_eq!(
+        (new.status(), new.since_seq(), new.party()),
+        (KeyStatus::Current, 5, 4)
     );
 }

@@ -779,6 +779,7 @@ fn outcomes_of(state: &ContractState, body: &Body) -> Vec<OutcomeId> {
         Body::PaymentMade(b) => b.lines.iter().filter_map(|l| claim(&l.claim)).collect(),
         Body::KeyRotated(_)
         | Body::KeyRevoked(_)
+        | Body::KeyEnrolled(_)
         | Body::DistributionMade(_)
         | Body::ContractClosed(_) => Vec::new(),
     };

@@ -167,12 +167,33 @@ pub struct KeyRotated {
     pub old: KeyId,
 }
 
-/// `key.revoked`: the commissioner revokes a party's key.
+/// `key.revoked`: the commissioner revokes another party's key, with a quorum of the other
+/// parties (SPEC.md 6.2), and may give the party a successor key in the same event.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoked {
     /// Key id of the key revoked.
     pub key: KeyId,
+    /// Why.
+    pub reason: Text<2000>,
+    /// The party's new key, if one: it becomes the party's current key and signs the event.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub successor: Option<PublicKey>,
+}
+
+/// `key.enrolled`: a party whose key was revoked gets a successor key, with a quorum of the
+/// other parties (SPEC.md 6.2); the new key signs too.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEnrolled {
+    /// The new public key.
+    pub new: PublicKey,
+    /// Key id of a key the party held: names the party.
+    pub party: KeyId,
     /// Why.
     pub reason: Text<2000>,
 }
@@ -372,6 +393,8 @@ pub enum Body {
     KeyRotated(KeyRotated),
     /// `key.revoked`
     KeyRevoked(KeyRevoked),
+    /// `key.enrolled`
+    KeyEnrolled(KeyEnrolled),
     /// `claim.submitted`
     ClaimSubmitted(ClaimSubmitted),
     /// `claim.verified`
@@ -403,6 +426,8 @@ pub enum Kind {
     KeyRotated,
     /// `key.revoked`
     KeyRevoked,
+    /// `key.enrolled`
+    KeyEnrolled,
     /// `claim.submitted`
     ClaimSubmitted,
     /// `claim.verified`
@@ -425,11 +450,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order of the specification.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::ContractRegistered,
         Kind::ContractAmended,
         Kind::KeyRotated,
         Kind::KeyRevoked,
+        Kind::KeyEnrolled,
         Kind::ClaimSubmitted,
         Kind::ClaimVerified,
         Kind::ClaimRejected,
@@ -448,6 +474,7 @@ impl Kind {
             Kind::ContractAmended => "contract.amended",
             Kind::KeyRotated => "key.rotated",
             Kind::KeyRevoked => "key.revoked",
+            Kind::KeyEnrolled => "key.enrolled",
             Kind::ClaimSubmitted => "claim.submitted",
             Kind::ClaimVerified => "claim.verified",
             Kind::ClaimRejected => "claim.rejected",
@@ -467,6 +494,7 @@ impl Kind {
             "contract.amended" => Kind::ContractAmended,
             "key.rotated" => Kind::KeyRotated,
             "key.revoked" => Kind::KeyRevoked,
+            "key.enrolled" => Kind::KeyEnrolled,
             "claim.submitted" => Kind::ClaimSubmitted,
             "claim.verified" => Kind::ClaimVerified,
             "claim.rejected" => Kind::ClaimRejected,
@@ -489,6 +517,7 @@ impl Body {
             Body::ContractAmended(_) => Kind::ContractAmended,
             Body::KeyRotated(_) => Kind::KeyRotated,
             Body::KeyRevoked(_) => Kind::KeyRevoked,
+            Body::KeyEnrolled(_) => Kind::KeyEnrolled,
             Body::ClaimSubmitted(_) => Kind::ClaimSubmitted,
             Body::ClaimVerified(_) => Kind::ClaimVerified,
             Body::ClaimRejected(_) => Kind::ClaimRejected,
@@ -501,12 +530,25 @@ impl Body {
         }
     }
 
+    /// The public keys this body introduces (SPEC.md 7.1): a registration's parties, a
+    /// rotation's new key, a revocation's successor and an enrolment's new key.
+    pub fn introduced_keys(&self) -> Vec<&PublicKey> {
+        match self {
+            Body::ContractRegistered(b) => b.parties.iter().map(|p| &p.key).collect(),
+            Body::KeyRotated(b) => vec![&b.new],
+            Body::KeyRevoked(b) => b.successor.iter().collect(),
+            Body::KeyEnrolled(b) => vec![&b.new],
+            _ => Vec::new(),
+        }
+    }
+
     fn from_value(kind: Kind, body: Value) -> Result<Self, DecodeError> {
         Ok(match kind {
             Kind::ContractRegistered => Body::ContractRegistered(typed(body)?),
             Kind::ContractAmended => Body::ContractAmended(typed(body)?),
             Kind::KeyRotated => Body::KeyRotated(typed(body)?),
             Kind::KeyRevoked => Body::KeyRevoked(typed(body)?),
+            Kind::KeyEnrolled => Body::KeyEnrolled(typed(body)?),
             Kind::ClaimSubmitted => Body::ClaimSubmitted(typed(body)?),
             Kind::ClaimVerified => Body::ClaimVerified(typed(body)?),
             Kind::ClaimRejected => Body::ClaimRejected(typed(body)?),

@@ -45,6 +45,10 @@ fn bodies() -> Vec<(&'static str, Value)> {
         ("key.rotated", json!({"old": ID_A, "new": KEY_B})),
         ("key.revoked", json!({"key": ID_B, "reason": "laptop lost"})),
         (
+            "key.enrolled",
+            json!({"party": ID_B, "new": KEY_B, "reason": "successor after the laptop was lost"}),
+        ),
+        (
             "claim.submitted",
             json!({
             "outcome": "housed-12m", "period": {"from": "2025-01-01", "to": "2025-12-31"}, "quantity": 2,
@@ -303,5 +307,100 @@ fn a_missing_header_member_is_refused_even_prev() {
         value.as_object_mut().expect("object").remove(member);
         let err = Payload::decode(&jcs::encode(&value)).expect_err(member);
         assert_eq!(err.kind(), DecodeErrorKind::Malformed, "{member}: {err}");
+    }
+}
+
+#[test]
+fn a_revocation_with_a_successor_round_trips_and_null_is_refused() {
+    let mut value = valid("key.revoked");
+    value["body"]["successor"] = json!(KEY_B);
+    let bytes = jcs::encode(&value);
+    let payload = Payload::decode(&bytes).expect("a revocation with a successor");
+    let proto::Body::KeyRevoked(body) = &payload.body else {
+        panic!("a key.revoked body")
+    };
+    assert_eq!(body.successor.map(|k| k.to_hex()), Some(KEY_B.to_owned()));
+    assert_eq!(payload.encode(), bytes);
+    value["body"]["successor"] = Value::Null;
+    refuse_value(&value, DecodeErrorKind::Malformed, "/body");
+    value["body"]["successor"] = json!(KEY_B.to_uppercase());
+    refuse_value(&value, DecodeErrorKind::InvalidValue, "/body");
+}
+
+#[test]
+fn the_key_bodies_refuse_unknown_and_missing_members() {
+    for kind in ["key.revoked", "key.enrolled"] {
+        let mut extra = valid(kind);
+        extra["body"]["quorum"] = json!(3);
+        refuse_value(&extra, DecodeErrorKind::UnknownField, "/body");
+    }
+    let mut foreign = valid("key.enrolled");
+    foreign["body"]["successor"] = json!(KEY_B);
+    refuse_value(&foreign, DecodeErrorKind::UnknownField, "/body");
+    for member in ["party", "new", "reason"] {
+        let mut missing = valid("key.enrolled");
+        missing["body"]
+            .as_object_mut()
+            .expect("an object")
+            .remove(member);
+        refuse_value(&missing, DecodeErrorKind::Malformed, "/body");
+    }
+}
+
+/// SPEC.md 1.3: text refuses the bidirectional formatting controls and the noncharacters, in
+/// every free-text member (names included), with the stable code `invalid-value`.
+#[test]
+fn bidirectional_controls_and_noncharacters_are_refused_in_text() {
+    let bidi = [
+        '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}',
+        '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let nonchars = [
+        '\u{FDD0}',
+        '\u{FDEF}',
+        '\u{FFFE}',
+        '\u{FFFF}',
+        '\u{1FFFE}',
+        '\u{2FFFF}',
+        '\u{10FFFE}',
+        '\u{10FFFF}',
+    ];
+    let members: [(&str, &[&str]); 5] = [
+        ("contract.registered", &["body", "title"]),
+        ("contract.closed", &["body", "reason"]),
+        ("feedback.recorded", &["body", "text"]),
+        ("payment.made", &["body", "reference"]),
+        ("key.enrolled", &["body", "reason"]),
+    ];
+    for (class, chars) in [("bidi", &bidi[..]), ("noncharacter", &nonchars[..])] {
+        for c in chars {
+            let bad = format!("price 1000{c}0");
+            for (kind, path) in members {
+                let mut value = valid(kind);
+                value[path[0]][path[1]] = json!(bad);
+                let err = Payload::decode(&jcs::encode(&value)).expect_err(class);
+                assert_eq!(
+                    err.kind(),
+                    DecodeErrorKind::InvalidValue,
+                    "{kind} {c:?}: {err}"
+                );
+                assert_eq!(err.code(), "invalid-value");
+                assert_eq!(err.path(), "/body");
+            }
+            let mut name = valid("contract.registered");
+            name["body"]["parties"][1]["name"] = json!(format!("Provider{c} Ltd"));
+            refuse_value(&name, DecodeErrorKind::InvalidValue, "/body");
+            let mut media = valid("claim.submitted");
+            media["body"]["evidence"][0]["uri"] = json!(format!("https://example.org/{c}"));
+            refuse_value(&media, DecodeErrorKind::InvalidValue, "/body");
+        }
+    }
+    // Neighbours of the refused ranges, and right-to-left text itself, are fine.
+    for ok in [
+        "\u{FDCF}", "\u{FDF0}", "\u{FFFD}", "\u{2065}", "\u{206A}", "سكن", "דיור",
+    ] {
+        let mut value = valid("contract.closed");
+        value["body"]["reason"] = json!(format!("term ended {ok}"));
+        Payload::decode(&jcs::encode(&value)).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
     }
 }

@@ -89,6 +89,7 @@ pub(crate) fn effect(state: &ContractState, event: &Event) -> Result<Effect, Rul
         Body::ContractClosed(_) => Ok(Effect::Close),
         Body::KeyRotated(b) => keys::rotate(state, event.author(), b),
         Body::KeyRevoked(b) => keys::revoke(state, event.author(), b),
+        Body::KeyEnrolled(b) => keys::enrol(state, b),
         Body::ClaimSubmitted(b) => claim::submit(state, event, b),
         Body::ClaimVerified(b) => claim::verify(state, b),
         Body::ClaimRejected(b) => claim::reject(state, b),
@@ -111,8 +112,13 @@ pub(crate) enum Effect {
         old: KeyId,
         new: PublicKey,
     },
-    /// A key revoked.
-    Revoke { key: KeyId },
+    /// A key revoked, and the party's successor key if one.
+    Revoke {
+        key: KeyId,
+        successor: Option<PublicKey>,
+    },
+    /// A successor key for a party without a current key.
+    Enrol { party: usize, new: PublicKey },
     /// Claims changed: submitted, verified, rejected or paid.
     Claims(ClaimPlan),
     /// A dispute opened on a claim.

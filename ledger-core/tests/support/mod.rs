@@ -262,6 +262,25 @@ pub fn revoke(key: KeyId) -> Body {
     Body::KeyRevoked(KeyRevoked {
         key,
         reason: text("key reported lost"),
+        successor: None,
+    })
+}
+
+/// A revocation of `key` that gives its party the key of `successor` at once.
+pub fn revoke_to(key: KeyId, successor: Who) -> Body {
+    Body::KeyRevoked(KeyRevoked {
+        key,
+        reason: text("key compromised; the party sent its new key"),
+        successor: Some(successor.public()),
+    })
+}
+
+/// An enrolment of `new` for the party that held `party`.
+pub fn enrol(party: KeyId, new: Who) -> Body {
+    Body::KeyEnrolled(KeyEnrolled {
+        party,
+        new: new.public(),
+        reason: text("the party's successor key, confirmed in person"),
     })
 }
 

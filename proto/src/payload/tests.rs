@@ -132,7 +132,20 @@ fn small_bodies() -> impl Strategy<Value = Body> {
             old,
             new: PublicKey::from_bytes(new)
         })),
-        (key(), text()).prop_map(|(key, reason)| Body::KeyRevoked(KeyRevoked { key, reason })),
+        (key(), text(), prop::option::of(id32())).prop_map(|(key, reason, successor)| {
+            Body::KeyRevoked(KeyRevoked {
+                key,
+                reason,
+                successor: successor.map(PublicKey::from_bytes),
+            })
+        }),
+        (key(), id32(), text()).prop_map(|(party, new, reason)| {
+            Body::KeyEnrolled(KeyEnrolled {
+                party,
+                new: PublicKey::from_bytes(new),
+                reason,
+            })
+        }),
         (event(), int()).prop_map(|(claim, quantity)| {
             Body::ClaimVerified(ClaimVerified { claim, quantity })
         }),

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::{
     Body, ClaimDisputed, ClaimRejected, ClaimSubmitted, ClaimVerified, ContractAmended,
     ContractClosed, ContractRegistered, Decision, DisputeResolved, DistributionMade, Evidence,
-    FeedbackRecorded, KeyRevoked, KeyRotated, Kind, OutcomeDef, Party, Payload, PaymentLine,
-    PaymentMade, Period, PriceChange, Stance, VERSION,
+    FeedbackRecorded, KeyEnrolled, KeyRevoked, KeyRotated, Kind, OutcomeDef, Party, Payload,
+    PaymentLine, PaymentMade, Period, PriceChange, Stance, VERSION,
 };
 use crate::datetime::{Date, Timestamp};
 use crate::ids::{
@@ -87,6 +87,7 @@ impl Serialize for BodyRef<'_> {
             Body::ContractAmended(b) => b.serialize(s),
             Body::KeyRotated(b) => b.serialize(s),
             Body::KeyRevoked(b) => b.serialize(s),
+            Body::KeyEnrolled(b) => b.serialize(s),
             Body::ClaimSubmitted(b) => b.serialize(s),
             Body::ClaimVerified(b) => b.serialize(s),
             Body::ClaimRejected(b) => b.serialize(s),
@@ -137,6 +138,7 @@ struct AnyBody {
     outcomes: Option<Vec<OutcomeDef>>,
     participants: Option<Vec<Pseudonym>>,
     parties: Option<Vec<Party>>,
+    party: Option<KeyId>,
     period: Option<Period>,
     prices: Option<Vec<PriceChange>>,
     quantity: Option<Int>,
@@ -144,6 +146,7 @@ struct AnyBody {
     reference: Option<Text<200>>,
     stance: Option<Stance>,
     start: Option<Date>,
+    successor: Option<PublicKey>,
     text: Option<Text<4000>>,
     title: Option<Text<200>>,
     total: Option<Amount>,
@@ -173,6 +176,12 @@ impl AnyBody {
             }),
             Kind::KeyRevoked => Body::KeyRevoked(KeyRevoked {
                 key: self.key?,
+                reason: self.reason?,
+                successor: self.successor,
+            }),
+            Kind::KeyEnrolled => Body::KeyEnrolled(KeyEnrolled {
+                new: self.new?,
+                party: self.party?,
                 reason: self.reason?,
             }),
             Kind::ClaimSubmitted => Body::ClaimSubmitted(ClaimSubmitted {
