@@ -6,6 +6,7 @@
 //! does (the writer wakes up for it even with no new appends), and always at shutdown. Time is
 //! the caller's `Instant` (tokio's clock, so tests can pause it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -13,6 +14,7 @@ use proto::note::{self, Checkpoint, NoteError, NoteSigner};
 use tokio::time::Instant;
 
 use crate::service::Hash;
+use crate::signed_head::{HeadError, HeadGuard};
 
 /// When the next checkpoint is due.
 #[derive(Clone, Debug)]
@@ -65,10 +67,34 @@ impl CheckpointPolicy {
     }
 }
 
-/// Signs checkpoints with the node key.
+/// Signs checkpoints with the node key; with a [`HeadGuard`], never a tree inconsistent with
+/// the node's signed head.
 pub struct CheckpointSigner {
     origin: String,
     signer: NoteSigner,
+    key: SigningKey,
+    guard: Option<Arc<HeadGuard>>,
+}
+
+/// Why a checkpoint was not signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The origin cannot be a checkpoint line.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The tree is not consistent with the signed head: signing it would equivocate.
+    #[error("refusing to sign: {0}")]
+    Refused(#[from] HeadError),
+}
+
+impl SignError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Note(e) => e.code(),
+            Self::Refused(e) => e.code(),
+        }
+    }
 }
 
 impl CheckpointSigner {
@@ -79,8 +105,18 @@ impl CheckpointSigner {
     pub fn new(origin: &str, key: SigningKey) -> Result<Self, NoteError> {
         Ok(Self {
             origin: origin.to_owned(),
-            signer: NoteSigner::new(origin, key)?,
+            signer: NoteSigner::new(origin, key.clone())?,
+            key,
+            guard: None,
         })
+    }
+
+    /// This signer, refusing what `guard`'s signed head forbids and moving the head.
+    pub fn guarded(self, guard: Arc<HeadGuard>) -> Self {
+        Self {
+            guard: Some(guard),
+            ..self
+        }
     }
 
     /// The origin line.
@@ -93,14 +129,24 @@ impl CheckpointSigner {
         self.signer.verifier_key()
     }
 
-    /// The signed note of the checkpoint `(origin, size, root)`.
+    /// The signed note of the checkpoint `(origin, size, root)`. Guarded, the tree is first
+    /// proven consistent with the signed head (a hard refusal if not), and the note becomes
+    /// the head at once if the store holds the tree durably (else once its group is flushed).
     ///
     /// # Errors
-    /// [`NoteError`] only if the origin cannot be a checkpoint line (checked by [`Self::new`]'s
-    /// caller through the config).
-    pub fn sign(&self, size: u64, root: &Hash) -> Result<String, NoteError> {
+    /// [`SignError::Note`] only if the origin cannot be a checkpoint line (checked by
+    /// [`Self::new`]'s caller through the config); [`SignError::Refused`] if the tree is not
+    /// consistent with the signed head, or the head cannot be written.
+    pub fn sign(&self, size: u64, root: &Hash) -> Result<String, SignError> {
+        if let Some(guard) = &self.guard {
+            guard.check_signing(size, root)?;
+        }
         let body = Checkpoint::new(&self.origin, size, *root, Vec::new())?.to_body();
-        note::sign_note(&body, &[&self.signer])
+        let note = note::sign_note(&body, &[&self.signer])?;
+        if let Some(guard) = &self.guard {
+            guard.signed(size, &note, &self.key)?;
+        }
+        Ok(note)
     }
 }
 

@@ -96,6 +96,20 @@ pub struct Settings {
     /// answers 503 (a retry is safe), in milliseconds (with --nats) [default: 10000].
     #[arg(long, env = "LEDGER_APPLY_WAIT_MS", value_name = "MS")]
     pub apply_wait_ms: Option<u64>,
+    /// Sign under --origin although the data directory records another origin (DATA/origin).
+    /// The log is then renamed: checkpoints already given out keep the old origin, new ones
+    /// carry the new one, and auditors must be given the new verifier key (`ledger audit`
+    /// with the old key reports the new checkpoints as unverifiable).
+    #[arg(long, env = "LEDGER_FORCE_ORIGIN")]
+    #[serde(default)]
+    pub force_origin: bool,
+    /// A replicated node whose store lost events (shorter than the checkpoint it signed,
+    /// DATA/signed-head) re-applies the stream instead of refusing to start; it signs nothing
+    /// at or below the signed size until its store holds the signed tree again, and stops if
+    /// the stream's tree differs from it (with --nats).
+    #[arg(long, env = "LEDGER_RESYNC_FROM_STREAM")]
+    #[serde(default)]
+    pub resync_from_stream: bool,
 }
 
 impl Settings {
@@ -120,6 +134,8 @@ impl Settings {
             data_dir: self.data_dir.or(fallback.data_dir),
             listen: self.listen.or(fallback.listen),
             origin: self.origin.or(fallback.origin),
+            force_origin: self.force_origin || fallback.force_origin,
+            resync_from_stream: self.resync_from_stream || fallback.resync_from_stream,
             checkpoint_interval_ms: self
                 .checkpoint_interval_ms
                 .or(fallback.checkpoint_interval_ms),
@@ -252,6 +268,8 @@ pub struct Config {
     limits: Limits,
     cache_bytes_max: u64,
     replication: Option<ReplicationConfig>,
+    force_origin: bool,
+    resync_from_stream: bool,
 }
 
 impl Config {
@@ -335,6 +353,13 @@ impl Config {
         if let Some(origin) = &origin {
             check_origin(origin)?;
         }
+        if settings.resync_from_stream && replication.is_none() {
+            return Err(invalid(
+                "resync_from_stream",
+                true,
+                "given only with --nats and --ledger (a standalone node has no stream)",
+            ));
+        }
         Ok(Self {
             data_dir: settings
                 .data_dir
@@ -349,7 +374,20 @@ impl Config {
             limits,
             cache_bytes_max: cache_bytes_max(settings.cache_bytes_max)?,
             replication,
+            force_origin: settings.force_origin,
+            resync_from_stream: settings.resync_from_stream,
         })
+    }
+
+    /// Whether `--force-origin` was given: sign under the configured origin even if the data
+    /// directory records another.
+    pub fn force_origin(&self) -> bool {
+        self.force_origin
+    }
+
+    /// Whether `--resync-from-stream` was given (it is refused without `--nats`).
+    pub fn resync_from_stream(&self) -> bool {
+        self.resync_from_stream
     }
 
     /// The data directory.

@@ -4,6 +4,12 @@
 //! newline. It is created on first start with mode 0600, written to a temporary file, synced and
 //! renamed into place so a crash never leaves half a key. A key file that group or others can
 //! read is refused: whoever reads it can sign checkpoints in the node's name.
+//!
+//! Beside it, `DATA/origin` records the checkpoint origin the data directory was first started
+//! with (one line). A node started without `--origin` signs under it; a node started with
+//! another `--origin` is refused unless `--force-origin` is given ([`resolve_origin`]): the
+//! origin names the log, and auditors holding the old verifier key would find the new
+//! checkpoints unverifiable, as if the log had been tampered with.
 
 use std::fs;
 use std::io::Write;
@@ -15,6 +21,12 @@ use rand::{CryptoRng, RngCore};
 
 /// File name of the key in the data directory.
 pub const KEY_FILE: &str = "node.key";
+
+/// File name of the recorded checkpoint origin in the data directory.
+pub const ORIGIN_FILE: &str = "origin";
+
+/// Longest origin file read, in bytes (an origin is at most 200).
+const ORIGIN_BYTES_MAX: u64 = 1024;
 
 /// Why the node key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +58,28 @@ pub enum IdentityError {
         /// The key file.
         path: PathBuf,
     },
+    /// The configured origin is not the one the data directory records.
+    #[error(
+        "this data directory's checkpoints are signed under origin {recorded:?} (recorded in \
+         {}), not {configured:?}: start without --origin (or with --origin {recorded}); only if \
+         the log is to be renamed, start with --force-origin, and give auditors the new \
+         verifier key",
+        path.display()
+    )]
+    OriginMismatch {
+        /// The origin file.
+        path: PathBuf,
+        /// The origin it records.
+        recorded: String,
+        /// The origin configured now.
+        configured: String,
+    },
+    /// The origin file is not one line of an origin.
+    #[error("origin file {} is not one line of text: restore it from backup, or write the origin the log was signed under", path.display())]
+    OriginMalformed {
+        /// The origin file.
+        path: PathBuf,
+    },
 }
 
 impl IdentityError {
@@ -55,6 +89,8 @@ impl IdentityError {
             Self::Io { .. } => "key-io",
             Self::Permissions { .. } => "key-permissions",
             Self::Malformed { .. } => "key-malformed",
+            Self::OriginMismatch { .. } => "origin-mismatch",
+            Self::OriginMalformed { .. } => "origin-malformed",
         }
     }
 }
@@ -135,6 +171,81 @@ impl Identity {
         let id = self.key_id().to_hex();
         format!("outcome-ledger/{}", &id[..8])
     }
+}
+
+/// Whether a configured origin may replace the recorded one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginChange {
+    /// Refuse another origin than the recorded one.
+    Refuse,
+    /// `--force-origin`: sign under the configured origin from now on, and record it.
+    Force,
+}
+
+/// The checkpoint origin of the data directory `dir`: the recorded one (`DATA/origin`) unless
+/// another is configured and forced; with none recorded, the configured one, else
+/// `fallback()`; recorded (durably) if it was not.
+///
+/// # Errors
+/// [`IdentityError::OriginMismatch`] if `configured` differs from the recorded origin and the
+/// change is not forced; [`IdentityError::Io`] or [`IdentityError::OriginMalformed`] if the
+/// file cannot be read or written.
+pub fn resolve_origin(
+    dir: &Path,
+    configured: Option<&str>,
+    change: OriginChange,
+    fallback: impl FnOnce() -> String,
+) -> Result<String, IdentityError> {
+    let path = dir.join(ORIGIN_FILE);
+    let recorded = read_origin(&path)?;
+    let origin = match (recorded.as_deref(), configured) {
+        (Some(recorded), None) => return Ok(recorded.to_owned()),
+        (Some(recorded), Some(configured)) if recorded == configured => {
+            return Ok(recorded.to_owned())
+        }
+        (Some(recorded), Some(configured)) => {
+            if change == OriginChange::Refuse {
+                return Err(IdentityError::OriginMismatch {
+                    path,
+                    recorded: recorded.to_owned(),
+                    configured: configured.to_owned(),
+                });
+            }
+            tracing::warn!(
+                recorded,
+                configured,
+                "--force-origin: the log's checkpoints are signed under a new origin from now on"
+            );
+            configured.to_owned()
+        }
+        (None, Some(configured)) => configured.to_owned(),
+        (None, None) => fallback(),
+    };
+    crate::signed_head::write_durably(dir, ORIGIN_FILE, format!("{origin}\n").as_bytes()).map_err(
+        |e| IdentityError::Io {
+            path: path.clone(),
+            detail: e.to_string(),
+        },
+    )?;
+    Ok(origin)
+}
+
+fn read_origin(path: &Path) -> Result<Option<String>, IdentityError> {
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path, &e)),
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, ORIGIN_BYTES_MAX), &mut text)
+        .map_err(|e| io(path, &e))?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    if line.is_empty() || line.contains('\n') {
+        return Err(IdentityError::OriginMalformed {
+            path: path.to_owned(),
+        });
+    }
+    Ok(Some(line.to_owned()))
 }
 
 fn io(path: &Path, e: &std::io::Error) -> IdentityError {
@@ -223,6 +334,55 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(error.code(), "key-permissions");
+    }
+
+    #[test]
+    fn the_recorded_origin_is_kept_and_another_refused_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fallback = || "outcome-ledger/fallback".to_owned();
+        let first = resolve_origin(
+            dir.path(),
+            Some("x.example/log"),
+            OriginChange::Refuse,
+            fallback,
+        );
+        assert_eq!(first.unwrap(), "x.example/log");
+        // Restarted without --origin: the recorded one, not the fallback.
+        let again = resolve_origin(dir.path(), None, OriginChange::Refuse, fallback).unwrap();
+        assert_eq!(again, "x.example/log");
+        let error = resolve_origin(
+            dir.path(),
+            Some("y.example/log"),
+            OriginChange::Refuse,
+            fallback,
+        )
+        .unwrap_err();
+        assert_eq!(error.code(), "origin-mismatch");
+        let message = error.to_string();
+        assert!(
+            message.contains("\"x.example/log\"") && message.contains("\"y.example/log\""),
+            "{message}"
+        );
+        let forced = resolve_origin(
+            dir.path(),
+            Some("y.example/log"),
+            OriginChange::Force,
+            fallback,
+        );
+        assert_eq!(forced.unwrap(), "y.example/log");
+        let after = resolve_origin(dir.path(), None, OriginChange::Refuse, fallback).unwrap();
+        assert_eq!(after, "y.example/log");
+    }
+
+    #[test]
+    fn with_nothing_recorded_or_configured_the_fallback_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = resolve_origin(dir.path(), None, OriginChange::Refuse, || "a/b".into());
+        assert_eq!(origin.unwrap(), "a/b");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(ORIGIN_FILE)).unwrap(),
+            "a/b\n"
+        );
     }
 
     #[test]

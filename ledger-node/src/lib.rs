@@ -17,6 +17,7 @@ pub mod rebuild;
 pub mod replication;
 pub mod sequencer;
 pub mod service;
+pub mod signed_head;
 pub mod store;
 #[cfg(test)]
 mod testkit;

@@ -1,4 +1,5 @@
-//! Starting a node: the node key, the checked store, the projections (restored from their
+//! Starting a node: the node key, the checked store, proven to hold the checkpoint the node
+//! last signed (`signed_head`), the recorded origin, the projections (restored from their
 //! snapshot, then the log replayed past it), the published view and the writer task.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -6,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ed25519_dalek::SigningKey;
 use ledger_core::merkle::{self, Frontier, TreeSize};
 use ledger_core::{ContractState, Ledger};
 use proto::ContractId;
@@ -16,10 +18,11 @@ use tokio::task::JoinHandle;
 use crate::append::{self, Durable, Message, Writer, WriterSettings};
 use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
 use crate::config::{Config, Limits};
-use crate::identity::Identity;
+use crate::identity::{self, Identity, OriginChange};
 use crate::replication::{self, Replication};
 use crate::sequencer::Local;
 use crate::service::{Hash, Node, Observer, SignedCheckpoint, StoreError, View, ViewCell};
+use crate::signed_head::{self, Guarded, HeadGuard, Shorter};
 use crate::store::{self, Store};
 
 /// The parts of a started node, handed to [`Node`].
@@ -47,6 +50,9 @@ struct Loaded {
     snapshot_position: u64,
     /// The last stream sequence applied (0 if none).
     position: u64,
+    /// The signed head, shared by the signer and the writer's store.
+    guard: Arc<HeadGuard>,
+    key: SigningKey,
 }
 
 /// Opens a node whose writer writes through `wrap(store)` (the store itself in production).
@@ -76,6 +82,8 @@ where
         dirty,
         snapshot_position,
         position,
+        guard,
+        key,
     } = loaded;
     let size = frontier.size().get();
     observer.log_size(size);
@@ -95,7 +103,7 @@ where
     let signer = Arc::new(signer);
     let (origin, verifier_key) = (signer.origin().to_owned(), signer.verifier_key());
     let writer = Writer {
-        durable: Arc::new(wrap(store.clone())),
+        durable: Arc::new(Guarded::new(wrap(store.clone()), guard, key)),
         store: store.clone(),
         ledger,
         frontier,
@@ -158,13 +166,24 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
     let identity = Identity::load_or_create(dir, &mut OsRng)?;
-    let origin = config
-        .origin()
-        .map_or_else(|| identity.default_origin(), str::to_owned);
-    let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
-        .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
+    let key = identity.signing_key().clone();
+    let head = signed_head::load(dir, &key)?;
+    let shorter = if config.resync_from_stream() {
+        Shorter::Resync
+    } else {
+        signed_head::check_store_present(dir, head.as_ref())?;
+        Shorter::Refuse
+    };
     let opened = store::schema::open_checked(dir, config.cache_bytes_max())
         .with_context(|| format!("store in {}", dir.display()))?;
+    let tree = (opened.size, &opened.root);
+    let head = signed_head::on_open(dir, &opened.store, tree, head, &key, shorter)
+        .with_context(|| format!("store in {}", dir.display()))?;
+    let origin = origin(config, &identity, &opened.store, head.as_ref())?;
+    let guard = Arc::new(HeadGuard::new(dir, opened.store.clone(), head, opened.size));
+    let signer = CheckpointSigner::new(&origin, key.clone())
+        .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?
+        .guarded(Arc::clone(&guard));
     let (ledger, dirty) = restore(&opened.store, opened.projection_position, opened.size)?;
     let latest = latest_checkpoint(&opened.store, opened.size)?;
     let position = opened.store.stream_position()?;
@@ -186,7 +205,48 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         dirty,
         snapshot_position: opened.projection_position,
         position: position.unwrap_or(0),
+        guard,
+        key,
     })
+}
+
+/// The checkpoint origin: the one recorded beside the node key, else the configured one, else
+/// that of the last signed checkpoint (a data directory from before origins were recorded),
+/// else one derived from the key.
+pub(crate) fn origin(
+    config: &Config,
+    identity: &Identity,
+    store: &Store,
+    head: Option<&signed_head::SignedHead>,
+) -> anyhow::Result<String> {
+    let change = if config.force_origin() {
+        OriginChange::Force
+    } else {
+        OriginChange::Refuse
+    };
+    let signed = match head {
+        Some(head) => Some(head.origin().to_owned()),
+        None => stored_origin(store)?,
+    };
+    let fallback = || signed.unwrap_or_else(|| identity.default_origin());
+    Ok(identity::resolve_origin(
+        config.data_dir(),
+        config.origin(),
+        change,
+        fallback,
+    )?)
+}
+
+/// The origin of the store's latest checkpoint, if it has one that parses.
+fn stored_origin(store: &Store) -> Result<Option<String>, StoreError> {
+    let Some((_, note)) = store.latest_checkpoint(u64::MAX)? else {
+        return Ok(None);
+    };
+    let origin = proto::note::parse_unverified(note.as_bytes())
+        .ok()
+        .and_then(|n| proto::note::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.origin().to_owned());
+    Ok(origin)
 }
 
 /// The ledger from the stored projection snapshot at `position`, with the log replayed up to

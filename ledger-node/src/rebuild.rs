@@ -5,8 +5,13 @@
 //! the rebuilt tree's root at their size; a new checkpoint is signed at the final size. Meta is
 //! cleared first and written last, so a rebuild cut short leaves a store that refuses to open
 //! until it is rebuilt again.
+//!
+//! The rebuilt tree must hold the checkpoint the node last signed (`DATA/signed-head`): a log
+//! shorter than it, or not consistent with it, is refused before anything is signed, so a
+//! rebuild from an old copy cannot make the node sign a shorter history. Checkpoints are
+//! signed under the recorded origin (`DATA/origin`).
 
-use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use ledger_core::merkle::{self, Frontier, TreeSize};
@@ -19,6 +24,7 @@ use crate::checkpoint::CheckpointSigner;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::service::{Hash, StoreError};
+use crate::signed_head::{self, HeadGuard, SignedHead};
 use crate::store::{self, CommitGroup, SequencedEvent, Store};
 
 /// What a rebuild did.
@@ -32,6 +38,8 @@ pub struct RebuildReport {
     pub contracts: usize,
     /// Old checkpoints kept (they verify and match the rebuilt tree).
     pub checkpoints_kept: usize,
+    /// The checkpoint signed at the final size (none for an empty log).
+    pub signed: Option<String>,
 }
 
 /// Rebuilds the store in `config.data_dir()` from its log.
@@ -41,12 +49,21 @@ pub struct RebuildReport {
 pub fn rebuild(config: &Config) -> anyhow::Result<RebuildReport> {
     let dir = config.data_dir();
     let identity = Identity::load_or_create(dir, &mut OsRng)?;
-    let origin = config
-        .origin()
-        .map_or_else(|| identity.default_origin(), str::to_owned);
-    let signer = CheckpointSigner::new(&origin, identity.signing_key().clone())
-        .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?;
-    let report = rebuild_store(dir, config.cache_bytes_max(), &signer)?;
+    let key = identity.signing_key().clone();
+    let head = signed_head::load(dir, &key)?;
+    let report = {
+        let store = Store::open_unchecked(dir, config.cache_bytes_max())?;
+        let origin = crate::open::origin(config, &identity, &store, head.as_ref())?;
+        let guard = Arc::new(HeadGuard::new(dir, store.clone(), head.clone(), 0));
+        let signer = CheckpointSigner::new(&origin, key.clone())
+            .with_context(|| format!("origin {origin:?} cannot name a signed-note key"))?
+            .guarded(Arc::clone(&guard));
+        let report = rebuild_store(&store, &signer, head.as_ref())?;
+        if let Some(note) = &report.signed {
+            guard.advance(note, &key)?;
+        }
+        report
+    };
     // The rebuilt store must pass the same checks as any store the node opens.
     store::schema::open_checked(dir, config.cache_bytes_max())
         .context("the rebuilt store fails its open check")?;
@@ -54,11 +71,10 @@ pub fn rebuild(config: &Config) -> anyhow::Result<RebuildReport> {
 }
 
 fn rebuild_store(
-    dir: &Path,
-    cache_bytes_max: u64,
+    store: &Store,
     signer: &CheckpointSigner,
+    head: Option<&SignedHead>,
 ) -> anyhow::Result<RebuildReport> {
-    let store = Store::open_unchecked(dir, cache_bytes_max)?;
     let old_checkpoints = store.all_checkpoints().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "old checkpoints are unreadable and will not be kept");
         Vec::new()
@@ -79,7 +95,7 @@ fn rebuild_store(
     }
     let mut ledger = Ledger::new();
     let mut frontier = Frontier::new();
-    append::replay_chunks(&mut ledger, &store, 0, end, |ledger, chunk| {
+    append::replay_chunks(&mut ledger, store, 0, end, |ledger, chunk| {
         let events: Vec<SequencedEvent> = chunk
             .iter()
             .map(|(index, event)| SequencedEvent {
@@ -88,12 +104,17 @@ fn rebuild_store(
                 facts: facts_of(ledger, event),
             })
             .collect();
-        write_chunk(&store, &mut frontier, events)
+        write_chunk(store, &mut frontier, events)
     })
     .context("rebuilding from the log")?;
     let size = frontier.size().get();
     let root = *frontier.root().as_bytes();
-    let kept = keep_checkpoints(&store, signer, old_checkpoints, size)?;
+    if let Some(head) = head {
+        // Before anything is signed: the rebuilt log holds the tree this node signed.
+        signed_head::check_store(store, head, size, &root)
+            .context("the rebuilt log does not hold the checkpoint this node signed")?;
+    }
+    let kept = keep_checkpoints(store, signer, old_checkpoints, size)?;
     let mut group = CommitGroup {
         size,
         root,
@@ -117,6 +138,7 @@ fn rebuild_store(
         root,
         contracts: group.projections.len(),
         checkpoints_kept: kept,
+        signed: group.checkpoint.map(|(_, note)| note),
     })
 }
 

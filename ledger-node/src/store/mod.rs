@@ -166,7 +166,7 @@ impl Store {
     /// [`StoreError::Storage`] if sled cannot open the directory.
     pub fn open_unchecked(dir: &Path, cache_bytes_max: u64) -> Result<Self, StoreError> {
         let config = sled::Config::new()
-            .path(dir.join("db"))
+            .path(dir.join(schema::STORE_DIR))
             .cache_capacity(cache_bytes_max);
         let db = open_db(&config)?;
         let tree = |name: &str| db.open_tree(name).map_err(storage);

@@ -20,6 +20,9 @@ use crate::service::Hash;
 /// refuses a store of another version.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The directory of the sled database inside the data directory.
+pub const STORE_DIR: &str = "db";
+
 /// How many of the last events the open check verifies one by one.
 pub const TAIL_EVENTS_CHECKED: u64 = 64;
 
