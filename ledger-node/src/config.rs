@@ -28,6 +28,8 @@ const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
 const PAGE_SIZE_DEFAULT_DEFAULT: usize = 100;
 const PAGE_SIZE_MAX_DEFAULT: usize = 1_000;
 const TRAIL_SCAN_EVENTS_MAX_DEFAULT: usize = 10_000;
+/// Default bound on a shutdown, from the stop signal to the exit: 10 s.
+const SHUTDOWN_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Default bound of the store's page cache: 64 MiB. With sled's own default (1 GiB) a node
 /// of 10^6 events grew past 2 GiB of memory (BENCHMARKS.md, "Node at 10^6 events").
 pub const CACHE_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -96,6 +98,12 @@ pub struct Settings {
     /// answers 503 (a retry is safe), in milliseconds (with --nats) [default: 10000].
     #[arg(long, env = "LEDGER_APPLY_WAIT_MS", value_name = "MS")]
     pub apply_wait_ms: Option<u64>,
+    /// Longest a shutdown may take, from the stop signal to the exit, in milliseconds: past it
+    /// (a store that cannot flush, a request that does not end) the node logs an error and
+    /// exits with status 1 without closing the store, which the next start checks
+    /// [default: 10000].
+    #[arg(long, env = "LEDGER_SHUTDOWN_TIMEOUT_MS", value_name = "MS")]
+    pub shutdown_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -143,6 +151,7 @@ impl Settings {
             ledger: self.ledger.or(fallback.ledger),
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
             apply_wait_ms: self.apply_wait_ms.or(fallback.apply_wait_ms),
+            shutdown_timeout_ms: self.shutdown_timeout_ms.or(fallback.shutdown_timeout_ms),
         }
     }
 }
@@ -252,6 +261,7 @@ pub struct Config {
     limits: Limits,
     cache_bytes_max: u64,
     replication: Option<ReplicationConfig>,
+    shutdown_timeout_ms: u64,
 }
 
 impl Config {
@@ -349,6 +359,7 @@ impl Config {
             limits,
             cache_bytes_max: cache_bytes_max(settings.cache_bytes_max)?,
             replication,
+            shutdown_timeout_ms: shutdown_timeout_ms(settings.shutdown_timeout_ms)?,
         })
     }
 
@@ -388,6 +399,19 @@ impl Config {
     /// The replicated ledger this node joins, if any (standalone otherwise).
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
+    }
+    /// Longest a shutdown may take, from the stop signal to the exit, in milliseconds.
+    pub fn shutdown_timeout_ms(&self) -> u64 {
+        self.shutdown_timeout_ms
+    }
+}
+
+/// The shutdown bound: at least 1 ms.
+fn shutdown_timeout_ms(value: Option<u64>) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(SHUTDOWN_TIMEOUT_MS_DEFAULT),
+        Some(0) => Err(invalid("shutdown_timeout_ms", 0, "at least 1")),
+        Some(ms) => Ok(ms),
     }
 }
 
@@ -467,6 +491,25 @@ mod tests {
         assert_eq!(config.origin(), None);
         assert_eq!(config.cache_bytes_max(), 64 * 1024 * 1024);
         assert_eq!(config.snapshot_interval_events(), 100_000);
+        assert_eq!(config.shutdown_timeout_ms(), 10_000);
+    }
+
+    #[test]
+    fn the_shutdown_bound_comes_from_toml_and_is_at_least_one_millisecond() {
+        let file: Settings = toml::from_str("shutdown_timeout_ms = 2500").unwrap();
+        assert_eq!(Config::resolve(file).unwrap().shutdown_timeout_ms(), 2500);
+        let zero = Settings {
+            shutdown_timeout_ms: Some(0),
+            ..Settings::default()
+        };
+        let error = Config::resolve(zero).unwrap_err();
+        assert_eq!(error.code(), "config-invalid");
+        assert!(
+            error
+                .to_string()
+                .starts_with("setting shutdown_timeout_ms = 0"),
+            "{error}"
+        );
     }
 
     #[test]
