@@ -308,6 +308,7 @@ impl<D: Durable> Writer<D> {
     /// Notes how writing a prepared group ended.
     fn finished(&mut self, outcome: Result<(), String>) {
         if let Err(failure) = outcome {
+            self.observer.writer_stopped(&failure);
             self.failure.get_or_insert(failure);
         }
     }
@@ -372,6 +373,7 @@ impl<D: Durable> Writer<D> {
                     format!("the store failed ({e}); restart the node so it checks the store");
                 tracing::error!(%failure, "writer stops taking appends");
                 answer(replies, unavailable(answers, &failure));
+                self.observer.writer_stopped(&failure);
                 self.failure = Some(failure);
                 None
             }
@@ -712,9 +714,9 @@ impl<D: Durable> Writer<D> {
 
     fn store_failed(&mut self, what: &str, e: &StoreError) {
         tracing::error!(error = %e, "cannot write {what}");
-        self.failure = Some(format!(
-            "the store failed ({e}); restart the node so it checks the store"
-        ));
+        let failure = format!("the store failed ({e}); restart the node so it checks the store");
+        self.observer.writer_stopped(&failure);
+        self.failure = Some(failure);
     }
 }
 

@@ -28,6 +28,8 @@ const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
 const PAGE_SIZE_DEFAULT_DEFAULT: usize = 100;
 const PAGE_SIZE_MAX_DEFAULT: usize = 1_000;
 const TRAIL_SCAN_EVENTS_MAX_DEFAULT: usize = 10_000;
+/// Default bound on a shutdown, from the stop signal to the exit: 10 s.
+const SHUTDOWN_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// Default bound of the store's page cache: 64 MiB. With sled's own default (1 GiB) a node
 /// of 10^6 events grew past 2 GiB of memory (BENCHMARKS.md, "Node at 10^6 events").
 pub const CACHE_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -110,6 +112,12 @@ pub struct Settings {
     #[arg(long, env = "LEDGER_RESYNC_FROM_STREAM")]
     #[serde(default)]
     pub resync_from_stream: bool,
+    /// Longest a shutdown may take, from the stop signal to the exit, in milliseconds: past it
+    /// (a store that cannot flush, a request that does not end) the node logs an error and
+    /// exits with status 1 without closing the store, which the next start checks
+    /// [default: 10000].
+    #[arg(long, env = "LEDGER_SHUTDOWN_TIMEOUT_MS", value_name = "MS")]
+    pub shutdown_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -159,6 +167,7 @@ impl Settings {
             ledger: self.ledger.or(fallback.ledger),
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
             apply_wait_ms: self.apply_wait_ms.or(fallback.apply_wait_ms),
+            shutdown_timeout_ms: self.shutdown_timeout_ms.or(fallback.shutdown_timeout_ms),
         }
     }
 }
@@ -270,6 +279,7 @@ pub struct Config {
     replication: Option<ReplicationConfig>,
     force_origin: bool,
     resync_from_stream: bool,
+    shutdown_timeout_ms: u64,
 }
 
 impl Config {
@@ -376,6 +386,7 @@ impl Config {
             replication,
             force_origin: settings.force_origin,
             resync_from_stream: settings.resync_from_stream,
+            shutdown_timeout_ms: shutdown_timeout_ms(settings.shutdown_timeout_ms)?,
         })
     }
 
@@ -426,6 +437,19 @@ impl Config {
     /// The replicated ledger this node joins, if any (standalone otherwise).
     pub fn replication(&self) -> Option<&ReplicationConfig> {
         self.replication.as_ref()
+    }
+    /// Longest a shutdown may take, from the stop signal to the exit, in milliseconds.
+    pub fn shutdown_timeout_ms(&self) -> u64 {
+        self.shutdown_timeout_ms
+    }
+}
+
+/// The shutdown bound: at least 1 ms.
+fn shutdown_timeout_ms(value: Option<u64>) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(SHUTDOWN_TIMEOUT_MS_DEFAULT),
+        Some(0) => Err(invalid("shutdown_timeout_ms", 0, "at least 1")),
+        Some(ms) => Ok(ms),
     }
 }
 
@@ -505,6 +529,25 @@ mod tests {
         assert_eq!(config.origin(), None);
         assert_eq!(config.cache_bytes_max(), 64 * 1024 * 1024);
         assert_eq!(config.snapshot_interval_events(), 100_000);
+        assert_eq!(config.shutdown_timeout_ms(), 10_000);
+    }
+
+    #[test]
+    fn the_shutdown_bound_comes_from_toml_and_is_at_least_one_millisecond() {
+        let file: Settings = toml::from_str("shutdown_timeout_ms = 2500").unwrap();
+        assert_eq!(Config::resolve(file).unwrap().shutdown_timeout_ms(), 2500);
+        let zero = Settings {
+            shutdown_timeout_ms: Some(0),
+            ..Settings::default()
+        };
+        let error = Config::resolve(zero).unwrap_err();
+        assert_eq!(error.code(), "config-invalid");
+        assert!(
+            error
+                .to_string()
+                .starts_with("setting shutdown_timeout_ms = 0"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod append;
 pub mod checkpoint;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod identity;
 pub mod metrics;

@@ -1,11 +1,13 @@
 //! `ledger-node`: serve the outcome ledger over HTTP, or rebuild a store from its log.
 //!
-//! Exit codes: 0 success; 1 the node or the rebuild failed (the message says why); 2 usage.
+//! Exit codes: 0 success; 1 the node or the rebuild failed (the message says why: its writer
+//! had stopped, or a shutdown took longer than `--shutdown-timeout-ms`); 2 usage.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -108,13 +110,56 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}").context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
     }
+    let bound = Duration::from_millis(config.shutdown_timeout_ms());
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(stop_signal())
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            arm_shutdown_deadline(bound);
+        })
         .await;
+    // Also when serving failed: from here on the process ends within the bound.
+    arm_shutdown_deadline(bound);
     // In-flight requests have been answered; finish queued appends, checkpoint, flush.
     node.shutdown().await;
+    let health = node.health();
+    // The last handle of the store: sled flushes again as it closes, which can block on a
+    // full disk, so it runs on a blocking thread the deadline can abandon.
+    tokio::task::spawn_blocking(move || drop(node))
+        .await
+        .context("closing the store")?;
+    served.context("serving HTTP")?;
+    health.context("the node stopped, but its writer had stopped before")?;
     tracing::info!("stopped");
-    served.context("serving HTTP")
+    Ok(())
+}
+
+/// Ends the process with status 1 if it is still running `bound` after the first call: a
+/// store that cannot flush (a full disk) or a request that never ends must not keep the
+/// process, and with it the store's directory lock, alive. The store is left unclosed, as
+/// after a crash; the next start checks it.
+fn arm_shutdown_deadline(bound: Duration) {
+    static ARMED: Once = Once::new();
+    ARMED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("shutdown-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(bound);
+                tracing::error!(
+                    bound_ms = bound.as_millis(),
+                    "shutdown did not finish in time; exiting without closing the store"
+                );
+                eprintln!(
+                    "error: shutdown did not finish within {} ms (--shutdown-timeout-ms): the \
+                     store could not be flushed (is the disk full?) or a request did not end; \
+                     exiting without closing the store, the next start checks it",
+                    bound.as_millis()
+                );
+                std::process::exit(1);
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the shutdown deadline; shutdown is unbounded");
+        }
+    });
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -48,6 +48,8 @@ pub struct Metrics {
     commit_group_events: Histogram,
     log_size: Gauge<u64, AtomicU64>,
     responses: Family<ResponseLabels, Counter>,
+    /// 1 while the writer takes appends, 0 once it stopped (`/healthz` fails then).
+    writer_up: Gauge<u64, AtomicU64>,
 }
 
 impl Metrics {
@@ -65,7 +67,9 @@ impl Metrics {
             commit_group_events,
             log_size: Gauge::default(),
             responses: Family::default(),
+            writer_up: Gauge::default(),
         };
+        metrics.writer_up.set(1);
         metrics.register();
         metrics
     }
@@ -102,6 +106,11 @@ impl Metrics {
             "HTTP responses by method and status code",
             self.responses.clone(),
         );
+        registry.register(
+            "writer_up",
+            "1 while the writer takes appends, 0 once it stopped (a store write failed): restart",
+            self.writer_up.clone(),
+        );
     }
 
     /// Counts `events` accepted events, after their commit is durable.
@@ -129,6 +138,11 @@ impl Metrics {
     /// Sets the log size (the Merkle tree size) after a commit or on open.
     pub fn set_log_size(&self, size: u64) {
         self.log_size.set(size);
+    }
+
+    /// Sets whether the writer takes appends.
+    pub fn set_writer_up(&self, up: bool) {
+        self.writer_up.set(u64::from(up));
     }
 
     /// Counts one HTTP response.
@@ -168,6 +182,10 @@ impl Observer for Metrics {
     fn log_size(&self, size: u64) {
         self.set_log_size(size);
     }
+
+    fn writer_stopped(&self, _failure: &str) {
+        self.set_writer_up(false);
+    }
 }
 
 impl Default for Metrics {
@@ -205,6 +223,10 @@ mod tests {
             text.contains("ledger_http_responses_total{method=\"POST\",status=\"201\"} 1\n"),
             "{text}"
         );
+        assert!(text.contains("ledger_writer_up 1\n"), "{text}");
+        metrics.writer_stopped("the store failed");
+        let text = metrics.encode().unwrap_or_default();
+        assert!(text.contains("ledger_writer_up 0\n"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

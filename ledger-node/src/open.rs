@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::append::{self, Durable, Message, Writer, WriterSettings};
 use crate::checkpoint::{CheckpointPolicy, CheckpointSigner};
 use crate::config::{Config, Limits};
+use crate::health::{Recording, WriterState};
 use crate::identity::{self, Identity, OriginChange};
 use crate::replication::{self, Replication};
 use crate::sequencer::Local;
@@ -35,6 +36,7 @@ pub(crate) struct Started {
     pub(crate) verifier_key: String,
     pub(crate) limits: Limits,
     pub(crate) replication: Option<Replication>,
+    pub(crate) writer_state: Arc<WriterState>,
 }
 
 /// Everything read from disk before the writer starts.
@@ -87,6 +89,8 @@ where
     } = loaded;
     let size = frontier.size().get();
     observer.log_size(size);
+    let writer_state = Arc::new(WriterState::default());
+    let observer: Arc<dyn Observer> = Arc::new(Recording::new(observer, Arc::clone(&writer_state)));
     // Shared with the ledger: each state is held once.
     let contracts: BTreeMap<ContractId, Arc<ContractState>> = ledger
         .contracts()
@@ -135,6 +139,7 @@ where
         verifier_key,
         limits: config.limits(),
         replication,
+        writer_state,
     }))
 }
 

@@ -6,6 +6,7 @@
 //! committed, flushed state.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::append::{Message, Request};
 use crate::config::{Config, Limits};
+use crate::health::{Unready, WriterState};
 use crate::replication::{Replication, ReplicationStatus};
 use crate::store::{EventFacts, RefusedMessage, Store};
 
@@ -40,6 +42,10 @@ struct Inner {
     limits: Limits,
     /// The replicated ledger this node follows (`None`: standalone).
     replication: Option<Replication>,
+    /// Why the writer stopped, once it did.
+    writer_state: Arc<WriterState>,
+    /// Set when [`Node::shutdown`] begins.
+    stopping: AtomicBool,
 }
 
 /// What readers see: the state after the last flushed commit group.
@@ -85,6 +91,9 @@ pub trait Observer: Send + Sync + 'static {
     fn flushed(&self, events: usize, flush: Duration);
     /// The log now holds `size` events.
     fn log_size(&self, size: u64);
+    /// The writer stopped taking appends for `failure` (a store write or flush failed); only a
+    /// restart brings it back.
+    fn writer_stopped(&self, _failure: &str) {}
 }
 
 /// An [`Observer`] that records nothing (for `rebuild` and tests).
@@ -388,6 +397,7 @@ impl Node {
             verifier_key,
             limits,
             replication,
+            writer_state,
         } = parts;
         let inner = Inner {
             store,
@@ -398,6 +408,8 @@ impl Node {
             verifier_key,
             limits,
             replication,
+            writer_state,
+            stopping: AtomicBool::new(false),
         };
         Node {
             inner: Arc::new(inner),
@@ -669,9 +681,47 @@ impl Node {
         Ok(refused)
     }
 
+    /// Whether the node can do its job at all (`/healthz`): `Err` once the writer stopped
+    /// taking appends (a store write or flush failed, or the writer task ended before
+    /// [`Node::shutdown`]). See [`crate::health`].
+    ///
+    /// # Errors
+    /// [`Unready::WriterStopped`], saying why and what to do.
+    pub fn health(&self) -> Result<(), Unready> {
+        if let Some(failure) = self.inner.writer_state.failure() {
+            return Err(Unready::WriterStopped(failure.to_owned()));
+        }
+        if self.inner.sender.is_closed() && !self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(Unready::WriterStopped(
+                "the writer task ended unexpectedly (its log says why); restart the node so it \
+                 checks the store"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the node should be sent traffic now (`/readyz`): healthy, not shutting down,
+    /// and on a replicated ledger linked to JetStream and caught up with the stream as it
+    /// stood when the node linked. See [`crate::health`].
+    ///
+    /// # Errors
+    /// The first [`Unready`] reason found.
+    pub fn readiness(&self) -> Result<(), Unready> {
+        self.health()?;
+        if self.inner.stopping.load(Ordering::SeqCst) || self.inner.sender.is_closed() {
+            return Err(Unready::ShuttingDown);
+        }
+        match &self.inner.replication {
+            Some(replication) => replication.readiness(self.inner.view.get().position),
+            None => Ok(()),
+        }
+    }
+
     /// Stops taking appends, finishes those queued before, writes the last checkpoint and
     /// flushes. Appends after it answer `Unavailable`. Calling it again does nothing.
     pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
         if let Some(replication) = &self.inner.replication {
             replication.stop().await;
         }

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod contracts;
 pub mod events;
+pub mod health;
 pub mod log;
 pub mod openapi;
 pub mod problem;
@@ -41,7 +42,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
 }
 
-/// The `/v1` API, `/healthz` and `/metrics` over `node`, enforcing `limits` and recording
+/// The `/v1` API, `/healthz`, `/readyz` and `/metrics` over `node`, enforcing `limits` and recording
 /// responses in `metrics` (the same [`Metrics`] the node reports to).
 pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
     let state = AppState {
@@ -65,7 +66,8 @@ pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
         .route("/v1/replication", get(replication::status))
         .route("/v1/replication/refused", get(replication::refused))
         .route("/v1/openapi.json", get(openapi::get))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/metrics", get(prometheus))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -93,19 +95,11 @@ async fn node_info(State(state): State<AppState>) -> Json<NodeView> {
     })
 }
 
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-}
-
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
-}
-
 /// Media type of the OpenMetrics text exposition, which Prometheus scrapes.
 const OPENMETRICS_MEDIA_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 async fn prometheus(State(state): State<AppState>) -> Response {
+    state.metrics.set_writer_up(state.node.health().is_ok());
     match state.metrics.encode() {
         Ok(text) => (
             [(

@@ -27,6 +27,11 @@ pub async fn get() -> Json<Value> {
 pub fn problem_types() -> Vec<(&'static str, u16)> {
     let mut all: Vec<(&'static str, u16)> = HTTP_CODES.to_vec();
     all.extend_from_slice(DECODE_CODES);
+    all.extend(
+        crate::health::Unready::CODES
+            .iter()
+            .map(|code| (*code, 503)),
+    );
     for code in ledger_core::RuleViolation::CODES {
         let status = ledger_core::RuleViolation::class_of_code(code)
             .map_or(422, ledger_core::ErrorClass::http_status);
@@ -172,9 +177,22 @@ fn paths() -> Value {
             "responses": with(read_errors(), json!({"200": {"description": "`{refused: [{sequence, subject, event, code, status, detail}], next}`", "content": {"application/json": {"schema": {"type": "object", "required": ["refused"]}}}}}))
         }},
         "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "The node serves", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}}}}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics: ledger_appends_total, ledger_refusals_total{code}, ledger_commit_seconds, ledger_commit_group_events, ledger_log_size, ledger_http_responses_total{method,status}", "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}}}
+        "/healthz": {"get": {
+            "summary": "Liveness: whether the node can do its job at all",
+            "description": "Fails once the writer stopped taking appends (a store write or flush failed, e.g. a full disk, or the writer ended): only a restart, which checks the store, brings it back, so a supervisor should restart the node. A node still opening its store does not listen yet.",
+            "responses": {"200": probe_passing("The writer takes appends"), "503": problem_response("writer-stopped: the detail says why and what to do (free disk space, then restart)")}
+        }},
+        "/readyz": {"get": {
+            "summary": "Readiness: whether the node should be sent traffic now",
+            "description": "Fails while /healthz fails, once the node is shutting down, and on a replicated ledger while it is not linked to JetStream or has not yet applied the events stream as far as it stood when the node linked. A node that is not ready still answers reads; restarting it does not help.",
+            "responses": {"200": probe_passing("Ready for traffic"), "503": problem_response("writer-stopped, shutting-down, replication-connecting, replication-catching-up or replication-broken")}
+        }},
+        "/metrics": {"get": {"summary": "Prometheus metrics: ledger_appends_total, ledger_refusals_total{code}, ledger_commit_seconds, ledger_commit_group_events, ledger_log_size, ledger_writer_up, ledger_http_responses_total{method,status}", "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}}}
     })
+}
+
+fn probe_passing(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}}}})
 }
 
 fn note_response() -> Value {

@@ -18,6 +18,7 @@
 //! before it are gone from the stream, for every node alike).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,6 +143,7 @@ impl<D: Durable> Writer<D> {
             "applying the stream failed ({problem}); restart the node so it checks its store"
         );
         tracing::error!(%failure, "the writer stops");
+        self.observer.writer_stopped(&failure);
         self.failure = Some(failure.clone());
         failure
     }
@@ -258,6 +260,9 @@ pub(crate) struct Follower {
     pub(crate) link: watch::Sender<Link>,
     pub(crate) stopped: watch::Receiver<bool>,
     pub(crate) group_events_max: usize,
+    /// The stream's last sequence when the consumer last opened: a node is caught up (ready)
+    /// once it applied that far.
+    pub(crate) linked_at: Arc<AtomicU64>,
 }
 
 impl Follower {
@@ -308,6 +313,8 @@ impl Follower {
             Ok(messages) => messages,
             Err(why) => return Stop::Retry(why),
         };
+        let last = stream.cached_info().state.last_sequence;
+        self.linked_at.store(last, Ordering::SeqCst);
         self.link.send_replace(Link::Ready);
         let mut fresh = true;
         loop {

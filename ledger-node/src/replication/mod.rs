@@ -32,6 +32,7 @@ pub(crate) mod cosign;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ use tokio::task::JoinHandle;
 
 use crate::append::Message;
 use crate::checkpoint::CheckpointSigner;
+use crate::health::Unready;
 use crate::sequencer::jetstream::JetStream;
 use crate::service::{AppendError, Appended, SignedCheckpoint, StoreError, ViewCell};
 use crate::store::Store;
@@ -302,6 +304,8 @@ pub(crate) struct Replication {
     link: watch::Receiver<Link>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The stream's last sequence when the consumer last opened.
+    linked_at: Arc<AtomicU64>,
 }
 
 /// How long the first connection attempt and each request to JetStream may take.
@@ -321,6 +325,7 @@ impl Replication {
         let (link_sender, link) = watch::channel(Link::Connecting);
         let (stop, stopped) = watch::channel(false);
         let outcomes = Arc::new(Outcomes::default());
+        let linked_at = Arc::new(AtomicU64::new(0));
         let publisher = Arc::new(JetStream::new(
             client,
             context.clone(),
@@ -347,6 +352,7 @@ impl Replication {
             link: link_sender,
             stopped: stopped.clone(),
             group_events_max: parts.group_events_max,
+            linked_at: Arc::clone(&linked_at),
         };
         let tasks = vec![
             tokio::spawn(follower.run()),
@@ -365,6 +371,7 @@ impl Replication {
             cosign,
             stop,
             tasks: Mutex::new(tasks),
+            linked_at,
         })
     }
 
@@ -399,6 +406,23 @@ impl Replication {
             state,
             detail,
             position,
+        }
+    }
+
+    /// Whether a node at stream `position` is ready for traffic: linked, and caught up with
+    /// the stream as it stood when it linked.
+    pub(crate) fn readiness(&self, position: u64) -> Result<(), Unready> {
+        match &*self.link.borrow() {
+            Link::Connecting => Err(Unready::Connecting),
+            Link::Broken(why) => Err(Unready::ReplicationBroken(why.clone())),
+            Link::Ready => {
+                let target = self.linked_at.load(Ordering::SeqCst);
+                if position < target {
+                    Err(Unready::CatchingUp { position, target })
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 
