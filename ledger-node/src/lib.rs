@@ -17,6 +17,8 @@ pub mod rebuild;
 pub mod replication;
 pub mod sequencer;
 pub mod service;
+#[cfg(test)]
+mod sim;
 pub mod store;
 #[cfg(test)]
 mod testkit;
