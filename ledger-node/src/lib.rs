@@ -19,6 +19,8 @@ pub mod replication;
 pub mod sequencer;
 pub mod service;
 pub mod signed_head;
+#[cfg(test)]
+mod sim;
 pub mod store;
 #[cfg(test)]
 mod testkit;

@@ -422,6 +422,18 @@ impl Node {
         self.inner.sender.max_capacity() - self.inner.sender.capacity()
     }
 
+    /// The store (test support: the simulation reads it to check its invariants).
+    #[cfg(test)]
+    pub(crate) fn store_for_test(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The writer's queue (test support: the simulation sends it stream batches).
+    #[cfg(test)]
+    pub(crate) fn writer_for_test(&self) -> mpsc::Sender<Message> {
+        self.inner.sender.clone()
+    }
+
     /// Appends envelopes (JSON bytes each), each judged on its own and in order. Returns after
     /// the commit group holding them is flushed to disk: an `Ok` is durable.
     pub async fn append(&self, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appended, AppendError>> {
