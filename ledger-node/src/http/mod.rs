@@ -9,6 +9,8 @@
 pub mod checkpoint;
 pub mod contracts;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod openapi;
 pub mod problem;
