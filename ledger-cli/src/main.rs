@@ -6,6 +6,8 @@
 //! returns to the exit status documented in `--help`.
 
 mod bundle;
+#[cfg(test)]
+mod bundle_fuzzing;
 mod cli;
 mod client;
 mod cmd;

@@ -14,6 +14,8 @@ pub mod signing;
 
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod ledger;
 pub mod limits;

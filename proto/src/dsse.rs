@@ -176,7 +176,7 @@ impl Envelope {
     /// The reference decoder: parses to a JSON value refusing duplicate members, then checks
     /// each member. Slower than the fast path of [`Envelope::decode_any_type`], it finds the
     /// precise error of what that path refuses.
-    fn decode_reference(json: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_reference(json: &[u8]) -> Result<Self, DecodeError> {
         let value = jcs::parse_strict(json)?;
         let mut members = object_members(value, "", &["payload", "payloadType", "signatures"])?;
         let payload_type = take_string(&mut members, "", "payloadType")?;

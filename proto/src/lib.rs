@@ -8,6 +8,8 @@
 pub mod datetime;
 pub mod dsse;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod jcs;
 pub mod note;

@@ -683,7 +683,7 @@ impl Payload {
     /// The reference decoder: parses to a JSON value refusing duplicate members, checks the
     /// canonical form, then reads the typed header and body. Slower than the fast path of
     /// [`Payload::decode`], it finds the precise error of what that path refuses.
-    fn decode_reference(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_reference(bytes: &[u8]) -> Result<Self, DecodeError> {
         let value = jcs::check_canonical(bytes)?;
         let header: Header = serde_json::from_value(value).map_err(|e| classify(&e))?;
         if header.v != VERSION {

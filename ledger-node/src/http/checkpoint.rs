@@ -33,18 +33,23 @@ pub async fn latest(State(state): State<AppState>) -> Result<Response, Problem> 
     })
 }
 
+/// The `{size}` of `GET /v1/checkpoint/{size}`.
+pub(crate) fn tree_size(text: &str) -> Result<u64, Problem> {
+    text.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_PATH,
+            format!("tree size {text:?} is not a non-negative integer"),
+        )
+    })
+}
+
 /// `GET /v1/checkpoint/{size}`.
 pub async fn at_size(
     State(state): State<AppState>,
     Path(size): Path<String>,
 ) -> Result<Response, Problem> {
-    let size: u64 = size.parse().map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            codes::BAD_PATH,
-            format!("tree size {size:?} is not a non-negative integer"),
-        )
-    })?;
+    let size = tree_size(&size)?;
     match blocking(&state.node, move |node| node.checkpoint_at(size)).await?? {
         Some(checkpoint) => Ok(note(checkpoint)),
         None => Err(Problem::new(

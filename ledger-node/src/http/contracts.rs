@@ -46,7 +46,7 @@ pub async fn list(State(state): State<AppState>) -> Json<ContractList> {
     Json(ContractList { contracts })
 }
 
-fn contract_id(text: &str) -> Result<ContractId, Problem> {
+pub(crate) fn contract_id(text: &str) -> Result<ContractId, Problem> {
     text.parse().map_err(|e: proto::DecodeError| {
         Problem::new(StatusCode::BAD_REQUEST, codes::BAD_PATH, e.to_string())
     })

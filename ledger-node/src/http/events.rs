@@ -69,14 +69,19 @@ fn corrupt(index: u64) -> Problem {
     Problem::internal()
 }
 
+/// The `{id}` of `GET /v1/events/{id}`.
+pub(crate) fn event_id(text: &str) -> Result<EventId, Problem> {
+    text.parse().map_err(|e: proto::DecodeError| {
+        Problem::new(StatusCode::BAD_REQUEST, codes::BAD_PATH, format!("{e}"))
+    })
+}
+
 /// `GET /v1/events/{id}`.
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<EventView>, Problem> {
-    let id: EventId = id.parse().map_err(|e: proto::DecodeError| {
-        Problem::new(StatusCode::BAD_REQUEST, codes::BAD_PATH, format!("{e}"))
-    })?;
+    let id = event_id(&id)?;
     match blocking(&state.node, move |node| node.event(&id)).await?? {
         Some(event) => Ok(Json(EventView::of(event)?)),
         None => Err(Problem::new(

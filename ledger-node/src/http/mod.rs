@@ -10,6 +10,8 @@ pub mod checkpoint;
 pub mod contracts;
 pub mod events;
 pub mod health;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod openapi;
 pub mod problem;
