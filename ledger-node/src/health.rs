@@ -128,7 +128,59 @@ impl Observer for Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::NoObserver;
+    use crate::append::Durable;
+    use crate::service::{AppendError, NoObserver, StoreError};
+    use crate::store::{CommitGroup, Store};
+    use crate::testkit::{self, ContractKit};
+
+    /// A store whose disk is full: every commit fails.
+    struct FullDisk {
+        _store: Store,
+    }
+
+    impl Durable for FullDisk {
+        fn commit(&self, _group: &CommitGroup) -> Result<(), StoreError> {
+            Err(StoreError::Storage(
+                "No space left on device (os error 28)".into(),
+            ))
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_fails_health_and_readiness_until_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = testkit::config(dir.path(), 1_000);
+        let observer: Arc<dyn Observer> = Arc::new(NoObserver);
+        let node = crate::open::open(&config, observer, |store| FullDisk { _store: store })
+            .await
+            .unwrap();
+        assert_eq!((node.health(), node.readiness()), (Ok(()), Ok(())));
+        let mut kit = ContractKit::new("full-disk");
+        let answers = node.append(vec![kit.registration()]).await;
+        assert!(
+            matches!(&answers[..], [Err(AppendError::Unavailable(_))]),
+            "{answers:?}"
+        );
+        let health = node.health().unwrap_err();
+        assert_eq!(health.code(), "writer-stopped");
+        let text = health.to_string();
+        assert!(
+            text.contains("No space left on device") && text.contains("restart"),
+            "{text}"
+        );
+        assert_eq!(node.readiness(), Err(health));
+        node.shutdown().await;
+        drop(node);
+        // The real store took nothing: a restart is healthy again.
+        let node = testkit::open(dir.path()).await;
+        assert_eq!((node.health(), node.readiness()), (Ok(()), Ok(())));
+        node.shutdown().await;
+        assert_eq!(node.readiness(), Err(Unready::ShuttingDown));
+        assert_eq!(node.health(), Ok(()));
+    }
 
     #[test]
     fn the_first_failure_is_kept_and_codes_are_listed() {
