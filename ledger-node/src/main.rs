@@ -108,7 +108,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}").context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
     }
-    let served = axum::serve(listener, router)
+    // The peer address reaches the handlers (the rate limits key clients by it).
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop_signal())
         .await;
     // In-flight requests have been answered; finish queued appends, checkpoint, flush.
