@@ -56,6 +56,30 @@ impl SignatureVerdicts {
             .map(|i| self.verdicts[i].1)
     }
 
+    /// Verdicts on `event`'s signatures presumed without verifying any: `Valid` for a key id
+    /// `resolves`, `UnknownKey` for one it does not. The rules that stop short of the
+    /// signatures' validity ([`crate::rules::screen`]) judge with these.
+    pub fn presumed(event: &Event, resolves: impl Fn(&KeyId) -> bool) -> Self {
+        let verdicts = event
+            .envelope()
+            .signatures()
+            .iter()
+            .map(|signature| {
+                let key = *signature.keyid();
+                let verdict = if resolves(&key) {
+                    Verdict::Valid
+                } else {
+                    Verdict::UnknownKey
+                };
+                (key, verdict)
+            })
+            .collect();
+        Self {
+            event: *event.id(),
+            verdicts,
+        }
+    }
+
     /// Whether every signature verifies.
     pub fn all_valid(&self) -> bool {
         self.verdicts.iter().all(|(_, v)| *v == Verdict::Valid)
@@ -109,11 +133,26 @@ impl KeyDirectory {
         threads: usize,
         cache: &mut KeyCache,
     ) -> Vec<SignatureVerdicts> {
-        let mut batch_keys = HashMap::new();
-        for key in events.iter().flat_map(|e| introduced_keys(e.body())) {
-            batch_keys.insert(KeyId::of(key), *key);
-        }
-        let resolve = |id: &KeyId| self.keys.get(id).or_else(|| batch_keys.get(id));
+        let refs: Vec<&Event> = events.iter().collect();
+        self.verdicts_in(&refs, &BatchKeys::of(events), threads, cache)
+    }
+
+    /// Whether `id` names a key of this directory or one of `batch`.
+    pub fn resolves(&self, batch: &BatchKeys, id: &KeyId) -> bool {
+        self.keys.contains_key(id) || batch.keys.contains_key(id)
+    }
+
+    /// Verdicts on every signature of `events` (some events of a batch), verified on up to
+    /// `threads` threads with the decoded keys of `cache`. Key ids resolve through this
+    /// directory and `batch`.
+    pub fn verdicts_in(
+        &self,
+        events: &[&Event],
+        batch: &BatchKeys,
+        threads: usize,
+        cache: &mut KeyCache,
+    ) -> Vec<SignatureVerdicts> {
+        let resolve = |id: &KeyId| self.keys.get(id).or_else(|| batch.keys.get(id));
         let messages: Vec<Vec<u8>> = events.iter().map(|e| e.envelope().pae()).collect();
         let mut checks = Vec::new();
         let mut slots = Vec::new();
@@ -134,7 +173,26 @@ impl KeyDirectory {
     }
 }
 
-fn assemble(events: &[Event], slots: &[(usize, KeyId)], valid: &[bool]) -> Vec<SignatureVerdicts> {
+/// The keys the events of one batch introduce (registrations' parties, rotations' new keys):
+/// a batch resolves key ids through them as well as through the directory.
+#[derive(Clone, Default, Debug)]
+pub struct BatchKeys {
+    keys: HashMap<KeyId, PublicKey>,
+}
+
+impl BatchKeys {
+    /// The keys `events` introduce.
+    pub fn of(events: &[Event]) -> Self {
+        let keys = events
+            .iter()
+            .flat_map(|e| introduced_keys(e.body()))
+            .map(|key| (KeyId::of(key), *key))
+            .collect();
+        Self { keys }
+    }
+}
+
+fn assemble(events: &[&Event], slots: &[(usize, KeyId)], valid: &[bool]) -> Vec<SignatureVerdicts> {
     assert_eq!(
         slots.len(),
         valid.len(),

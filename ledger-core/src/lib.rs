@@ -4,9 +4,9 @@
 //! It is deterministic and synchronous: it does no IO, never reads the clock and draws no
 //! randomness of its own (time and keys are arguments). Wire formats live in `proto`.
 //!
-//! The admission pipeline ([`Ledger`]): [`Event::decode`] each envelope, resolve every
-//! signature's key and verify them all at once ([`Ledger::check_signatures`]), then, in order,
-//! [`rules::validate`] and apply ([`Ledger::admit`]). [`ContractState`] is the rules' memory and
+//! The admission pipeline ([`Ledger`]): [`Event::decode`] each envelope, then in order the
+//! cheap rules ([`rules::screen`]: chain, closed, author, signer set), the signatures of those
+//! that pass (verified in batches, [`Ledger::admit_next`]), [`rules::validate`] and apply. [`ContractState`] is the rules' memory and
 //! the projection in one pure fold.
 
 pub mod merkle;
@@ -26,7 +26,7 @@ pub mod statement;
 
 pub use error::{ErrorClass, Rejection, RuleViolation};
 pub use event::Event;
-pub use keys::{KeyDirectory, SignatureVerdicts, Verdict};
-pub use ledger::{Admitted, Ledger, RestoreError};
+pub use keys::{BatchKeys, KeyDirectory, SignatureVerdicts, Verdict};
+pub use ledger::{Admitted, Batch, Ledger, RestoreError};
 pub use projection::{ClaimStatus, ContractState};
 pub use statement::Statement;

@@ -5,9 +5,10 @@
 //! group, and for it:
 //!
 //! 1. *receive and judge* ([`Writer::judge`]): decode strictly, refuse what is too large or
-//!    already stored, verify every signature of the group at once (batched, exact, on
-//!    [`SIGNATURE_THREADS`] threads), then admit each event in order against the projection,
-//!    each judged on its own;
+//!    already stored, then admit each event in order against the projection, each judged on
+//!    its own: the cheap checks first (duplicates, chain position, author and signer set),
+//!    and only for events that pass them the signatures (batched, exact, on
+//!    [`SIGNATURE_THREADS`] threads, [`Ledger::admit_next`]), then the kind's rules;
 //! 2. *sequence*: the [`Local`] sequencer gives the admitted events their global indexes;
 //! 3. *apply* ([`Writer::apply`]): one atomic write of the events, their indexes, the new tree
 //!    nodes and meta (with a checkpoint when one is due, and the changed projections with it
@@ -34,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ledger_core::merkle::{self, Frontier};
-use ledger_core::{ContractState, ErrorClass, Event, Ledger, Rejection, SignatureVerdicts};
+use ledger_core::{Batch, ContractState, ErrorClass, Event, Ledger, Rejection};
 use proto::{Body, ContractId, EventId, OutcomeId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -380,8 +381,9 @@ impl<D: Durable> Writer<D> {
         }
     }
 
-    /// Receive and judge: decode, duplicates, signatures (batched, exact, parallel), rules;
-    /// envelopes over `payload_bytes_max` are refused.
+    /// Receive and judge: decode, duplicates, the cheap rules, signatures (batched, exact,
+    /// parallel) of what passed them, the kind's rules; envelopes over `payload_bytes_max` are
+    /// refused.
     pub(crate) fn judge(
         &mut self,
         envelopes: &[Vec<u8>],
@@ -405,10 +407,12 @@ impl<D: Durable> Writer<D> {
                 )))),
             }
         }
-        let verdicts = self.ledger.check_signatures(&events, SIGNATURE_THREADS);
+        // Cheap checks first: duplicates here, then the ledger's screen; only events that pass
+        // both have their signatures verified (`Ledger::admit_next`).
+        let mut batch = Batch::new(&events, SIGNATURE_THREADS);
         let mut in_group: HashMap<EventId, u64> = self.unflushed.clone();
-        for ((position, event), verdict) in positions.into_iter().zip(&events).zip(&verdicts) {
-            results[position] = Some(self.admit(event, verdict, &mut in_group));
+        for (index, (position, event)) in positions.into_iter().zip(&events).enumerate() {
+            results[position] = Some(self.admit(event, (&mut batch, index), &mut in_group));
         }
         results
             .into_iter()
@@ -455,10 +459,12 @@ impl<D: Durable> Writer<D> {
         }
     }
 
+    /// Judges event `index` of `batch` (`event`), refusing first a duplicate of an event of
+    /// this group or the one before.
     fn admit(
         &mut self,
         event: &Event,
-        verdicts: &SignatureVerdicts,
+        (batch, index): (&mut Batch<'_>, usize),
         in_group: &mut HashMap<EventId, u64>,
     ) -> Result<Judged, AppendError> {
         if let Some(&index) = in_group.get(event.id()) {
@@ -469,7 +475,7 @@ impl<D: Durable> Writer<D> {
         }
         let admitted = self
             .ledger
-            .admit(event, verdicts)
+            .admit_next(batch, index)
             .map_err(|r| AppendError::Rejected(refusal(&r)))?;
         in_group.insert(admitted.id, admitted.index);
         let facts = facts_of(&self.ledger, event);

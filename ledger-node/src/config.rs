@@ -30,6 +30,15 @@ const PAGE_SIZE_MAX_DEFAULT: usize = 1_000;
 const TRAIL_SCAN_EVENTS_MAX_DEFAULT: usize = 10_000;
 /// Default bound on a shutdown, from the stop signal to the exit: 10 s.
 const SHUTDOWN_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+const SIGNATURES_PER_REQUEST_MAX_DEFAULT: usize = 2_048;
+const CLIENT_EVENTS_PER_PERIOD_DEFAULT: u32 = 10_000;
+const KEY_EVENTS_PER_PERIOD_DEFAULT: u32 = 10_000;
+const WRITE_PERIOD_MS_DEFAULT: u64 = 1_000;
+const FAILED_VERIFICATIONS_MAX_DEFAULT: u32 = 64;
+const KEY_FAILED_VERIFICATIONS_MAX_DEFAULT: u32 = 1_024;
+const FAILED_VERIFICATIONS_PERIOD_MS_DEFAULT: u64 = 60_000;
+const CONTRACT_BYTES_PER_PERIOD_DEFAULT: u64 = 256 * 1024 * 1024;
+const CONTRACT_QUOTA_PERIOD_MS_DEFAULT: u64 = 3_600_000;
 /// Default bound of the store's page cache: 64 MiB. With sled's own default (1 GiB) a node
 /// of 10^6 events grew past 2 GiB of memory (BENCHMARKS.md, "Node at 10^6 events").
 pub const CACHE_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -83,6 +92,42 @@ pub struct Settings {
     /// Most bytes the store keeps in its page cache [default: 67108864].
     #[arg(long, env = "LEDGER_CACHE_BYTES_MAX", value_name = "BYTES")]
     pub cache_bytes_max: Option<u64>,
+    /// Most signatures in one POST /v1/events, all envelopes together; a request over it is
+    /// refused (413) before any is verified [default: 2048].
+    #[arg(long, env = "LEDGER_SIGNATURES_PER_REQUEST_MAX", value_name = "N")]
+    pub signatures_per_request_max: Option<usize>,
+    /// Envelopes one client (peer IP address) may post per --write-period-ms, in bursts of
+    /// as many; past it its requests answer 429 with Retry-After [default: 10000].
+    #[arg(long, env = "LEDGER_CLIENT_EVENTS_PER_PERIOD", value_name = "N")]
+    pub client_events_per_period: Option<u32>,
+    /// Events one author key may have admitted per --write-period-ms; past it its envelopes
+    /// answer 429 until its budget refills [default: 10000].
+    #[arg(long, env = "LEDGER_KEY_EVENTS_PER_PERIOD", value_name = "N")]
+    pub key_events_per_period: Option<u32>,
+    /// The period of --client-events-per-period and --key-events-per-period, in milliseconds
+    /// [default: 1000].
+    #[arg(long, env = "LEDGER_WRITE_PERIOD_MS", value_name = "MS")]
+    pub write_period_ms: Option<u64>,
+    /// Envelopes with a wrong signature one client may send per
+    /// --failed-verifications-period-ms; past it the client gets 429 for one period
+    /// [default: 64].
+    #[arg(long, env = "LEDGER_FAILED_VERIFICATIONS_MAX", value_name = "N")]
+    pub failed_verifications_max: Option<u32>,
+    /// Envelopes with a wrong signature naming one author key (from any client) per
+    /// --failed-verifications-period-ms; past it that key's envelopes get 429 for one period.
+    /// Higher than the client's: anyone can name a key they do not hold [default: 1024].
+    #[arg(long, env = "LEDGER_KEY_FAILED_VERIFICATIONS_MAX", value_name = "N")]
+    pub key_failed_verifications_max: Option<u32>,
+    /// The period of --failed-verifications-max, in milliseconds [default: 60000].
+    #[arg(long, env = "LEDGER_FAILED_VERIFICATIONS_PERIOD_MS", value_name = "MS")]
+    pub failed_verifications_period_ms: Option<u64>,
+    /// Envelope bytes one contract may add per --contract-quota-period-ms (refilled
+    /// continuously); an append past it answers 429 [default: 268435456].
+    #[arg(long, env = "LEDGER_CONTRACT_BYTES_PER_PERIOD", value_name = "BYTES")]
+    pub contract_bytes_per_period: Option<u64>,
+    /// The period of --contract-bytes-per-period, in milliseconds [default: 3600000].
+    #[arg(long, env = "LEDGER_CONTRACT_QUOTA_PERIOD_MS", value_name = "MS")]
+    pub contract_quota_period_ms: Option<u64>,
     /// NATS server URL(s), comma-separated, of a replicated ledger (with --ledger); without
     /// it the node is standalone.
     #[arg(long, env = "LEDGER_NATS", value_name = "URL")]
@@ -163,6 +208,31 @@ impl Settings {
                 .trail_scan_events_max
                 .or(fallback.trail_scan_events_max),
             cache_bytes_max: self.cache_bytes_max.or(fallback.cache_bytes_max),
+            signatures_per_request_max: self
+                .signatures_per_request_max
+                .or(fallback.signatures_per_request_max),
+            client_events_per_period: self
+                .client_events_per_period
+                .or(fallback.client_events_per_period),
+            key_events_per_period: self
+                .key_events_per_period
+                .or(fallback.key_events_per_period),
+            write_period_ms: self.write_period_ms.or(fallback.write_period_ms),
+            failed_verifications_max: self
+                .failed_verifications_max
+                .or(fallback.failed_verifications_max),
+            key_failed_verifications_max: self
+                .key_failed_verifications_max
+                .or(fallback.key_failed_verifications_max),
+            failed_verifications_period_ms: self
+                .failed_verifications_period_ms
+                .or(fallback.failed_verifications_period_ms),
+            contract_bytes_per_period: self
+                .contract_bytes_per_period
+                .or(fallback.contract_bytes_per_period),
+            contract_quota_period_ms: self
+                .contract_quota_period_ms
+                .or(fallback.contract_quota_period_ms),
             nats: self.nats.or(fallback.nats),
             ledger: self.ledger.or(fallback.ledger),
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
@@ -218,6 +288,57 @@ pub struct Limits {
     page_size_default: usize,
     page_size_max: usize,
     trail_scan_events_max: usize,
+    signatures_per_request_max: usize,
+    rates: Rates,
+}
+
+/// Rate limits and quotas on writes, applied at the node that receives a request, before it
+/// judges or publishes anything (`http/ratelimit.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rates {
+    client_events_per_period: u32,
+    key_events_per_period: u32,
+    write_period_ms: u64,
+    failed_verifications_max: u32,
+    key_failed_verifications_max: u32,
+    failed_verifications_period_ms: u64,
+    contract_bytes_per_period: u32,
+    contract_quota_period_ms: u64,
+}
+
+impl Rates {
+    /// Envelopes one client (peer IP) may post per write period (and in one burst).
+    pub fn client_events_per_period(&self) -> u32 {
+        self.client_events_per_period
+    }
+    /// Events of one author key admitted per write period.
+    pub fn key_events_per_period(&self) -> u32 {
+        self.key_events_per_period
+    }
+    /// The period of the two write rates.
+    pub fn write_period_ms(&self) -> u64 {
+        self.write_period_ms
+    }
+    /// Envelopes naming one author key refused for a wrong signature per period.
+    pub fn key_failed_verifications_max(&self) -> u32 {
+        self.key_failed_verifications_max
+    }
+    /// Envelopes with a wrong signature one client may send per period.
+    pub fn failed_verifications_max(&self) -> u32 {
+        self.failed_verifications_max
+    }
+    /// The period of [`Rates::failed_verifications_max`], and how long an offender waits.
+    pub fn failed_verifications_period_ms(&self) -> u64 {
+        self.failed_verifications_period_ms
+    }
+    /// Envelope bytes one contract may add per quota period.
+    pub fn contract_bytes_per_period(&self) -> u32 {
+        self.contract_bytes_per_period
+    }
+    /// The period of [`Rates::contract_bytes_per_period`].
+    pub fn contract_quota_period_ms(&self) -> u64 {
+        self.contract_quota_period_ms
+    }
 }
 
 impl Limits {
@@ -244,6 +365,14 @@ impl Limits {
     /// Most log entries one trail page examines.
     pub fn trail_scan_events_max(&self) -> usize {
         self.trail_scan_events_max
+    }
+    /// Most signatures in one append request, all envelopes together.
+    pub fn signatures_per_request_max(&self) -> usize {
+        self.signatures_per_request_max
+    }
+    /// Rate limits and quotas on writes.
+    pub fn rates(&self) -> Rates {
+        self.rates
     }
 }
 
@@ -332,6 +461,12 @@ impl Config {
                 settings.trail_scan_events_max,
                 TRAIL_SCAN_EVENTS_MAX_DEFAULT,
             )?,
+            signatures_per_request_max: positive(
+                "signatures_per_request_max",
+                settings.signatures_per_request_max,
+                SIGNATURES_PER_REQUEST_MAX_DEFAULT,
+            )?,
+            rates: rates(&settings)?,
         };
         if limits.page_size_default > limits.page_size_max {
             return Err(invalid(
@@ -467,6 +602,75 @@ fn cache_bytes_max(value: Option<u64>) -> Result<u64, ConfigError> {
 }
 
 /// The replication settings: `--nats` and `--ledger` together, or neither.
+/// The rate limits and quotas: every count at least 1, every period at least 1 ms.
+fn rates(settings: &Settings) -> Result<Rates, ConfigError> {
+    let at_least_one = |name: &'static str, value: Option<u32>, default: u32| {
+        let value = value.unwrap_or(default);
+        if value == 0 {
+            return Err(invalid(name, value, "at least 1"));
+        }
+        Ok(value)
+    };
+    let period = |name: &'static str, value: Option<u64>, default: u64| {
+        let value = value.unwrap_or(default);
+        if value == 0 {
+            return Err(invalid(name, value, "at least 1 (milliseconds)"));
+        }
+        Ok(value)
+    };
+    let contract_bytes = settings
+        .contract_bytes_per_period
+        .unwrap_or(CONTRACT_BYTES_PER_PERIOD_DEFAULT);
+    let contract_bytes_per_period = u32::try_from(contract_bytes)
+        .ok()
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| {
+            invalid(
+                "contract_bytes_per_period",
+                contract_bytes,
+                "between 1 and 4294967295",
+            )
+        })?;
+    Ok(Rates {
+        client_events_per_period: at_least_one(
+            "client_events_per_period",
+            settings.client_events_per_period,
+            CLIENT_EVENTS_PER_PERIOD_DEFAULT,
+        )?,
+        key_events_per_period: at_least_one(
+            "key_events_per_period",
+            settings.key_events_per_period,
+            KEY_EVENTS_PER_PERIOD_DEFAULT,
+        )?,
+        write_period_ms: period(
+            "write_period_ms",
+            settings.write_period_ms,
+            WRITE_PERIOD_MS_DEFAULT,
+        )?,
+        failed_verifications_max: at_least_one(
+            "failed_verifications_max",
+            settings.failed_verifications_max,
+            FAILED_VERIFICATIONS_MAX_DEFAULT,
+        )?,
+        key_failed_verifications_max: at_least_one(
+            "key_failed_verifications_max",
+            settings.key_failed_verifications_max,
+            KEY_FAILED_VERIFICATIONS_MAX_DEFAULT,
+        )?,
+        failed_verifications_period_ms: period(
+            "failed_verifications_period_ms",
+            settings.failed_verifications_period_ms,
+            FAILED_VERIFICATIONS_PERIOD_MS_DEFAULT,
+        )?,
+        contract_bytes_per_period,
+        contract_quota_period_ms: period(
+            "contract_quota_period_ms",
+            settings.contract_quota_period_ms,
+            CONTRACT_QUOTA_PERIOD_MS_DEFAULT,
+        )?,
+    })
+}
+
 fn replication(settings: &Settings) -> Result<Option<ReplicationConfig>, ConfigError> {
     let (url, name) = match (&settings.nats, &settings.ledger) {
         (None, None) => return Ok(None),

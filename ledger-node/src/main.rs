@@ -111,7 +111,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stdout.flush().context("writing to stdout")?;
     }
     let bound = Duration::from_millis(config.shutdown_timeout_ms());
-    let served = axum::serve(listener, router)
+    // The peer address reaches the handlers (the rate limits key clients by it).
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop_signal().await;
             arm_shutdown_deadline(bound);

@@ -66,17 +66,47 @@ pub(crate) fn judge(
         event.id(),
         "signature verdicts of another event"
     );
+    screen(state, event, signatures)?;
     let Some(state) = state else {
-        let body = chain::check_first(event)?;
-        signers::check_registration(event, body, signatures)?;
-        check_registration(body)?;
+        check_registration(chain::check_first(event)?)?;
         return Ok(Judgement::Register);
     };
+    effect(state, event).map(Judgement::Change)
+}
+
+/// The rules up to the signer set: chain, closed, author and signers, without the kind's rules.
+/// With verdicts presumed from key resolution alone ([`SignatureVerdicts::presumed`]) it needs
+/// no signature verified, and it refuses every event that [`validate`] with the real verdicts
+/// refuses for one of these rules: a presumed verdict is `Valid` exactly where the real one is
+/// `Valid` or `Invalid`, and the checks before the signers do not read verdicts.
+///
+/// # Errors
+/// The first [`RuleViolation`] found, in the order of [`validate`].
+pub fn screen(
+    state: Option<&ContractState>,
+    event: &Event,
+    signatures: &SignatureVerdicts,
+) -> Result<(), RuleViolation> {
+    let Some(state) = state else {
+        let body = chain::check_first(event)?;
+        return signers::check_registration(event, body, signatures);
+    };
     chain::check_next(state, event)?;
+    screen_parties(state, event, signatures)
+}
+
+/// [`screen`] without the chain position: closed, author and signers against `state`.
+///
+/// # Errors
+/// The first [`RuleViolation`] found.
+pub fn screen_parties(
+    state: &ContractState,
+    event: &Event,
+    signatures: &SignatureVerdicts,
+) -> Result<(), RuleViolation> {
     chain::check_open(state, event)?;
     signers::check_author(state, event)?;
-    signers::check_signers(state, event, signatures)?;
-    effect(state, event).map(Judgement::Change)
+    signers::check_signers(state, event, signatures)
 }
 
 /// The kind's rules for an event after seq 0: its effect, or the rule it breaks.

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::problem::{codes, Head, Problem};
+use super::ratelimit::{Client, Intent};
 use super::{blocking, AppState};
 use crate::service::{AppendError, Appended, RefusalClass, StoredEvent};
 
@@ -141,7 +142,11 @@ enum Batch {
 }
 
 /// `POST /v1/events`.
-pub async fn post(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    client: Client,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let batch = match body.map_err(body_problem).and_then(|b| split(&b, &state)) {
         Ok(batch) => batch,
         Err(problem) => {
@@ -151,18 +156,27 @@ pub async fn post(State(state): State<AppState>, body: Result<Bytes, BytesReject
     };
     match batch {
         Batch::One(envelope) => {
-            let mut results = append(&state, vec![envelope]).await;
+            let mut results = match append(&state, client, vec![envelope]).await {
+                Ok(results) => results,
+                Err(problem) => return refused(&state, problem),
+            };
             match results.pop() {
                 Some(Ok(appended)) => created(appended),
                 Some(Err(problem)) => problem.into_response(),
                 None => Problem::internal().into_response(),
             }
         }
-        Batch::Many(envelopes) => {
-            let results = append(&state, envelopes).await;
-            Json(batch_view(results)).into_response()
-        }
+        Batch::Many(envelopes) => match append(&state, client, envelopes).await {
+            Ok(results) => Json(batch_view(results)).into_response(),
+            Err(problem) => refused(&state, problem),
+        },
     }
+}
+
+/// A refusal of the whole request, counted.
+fn refused(state: &AppState, problem: Problem) -> Response {
+    state.metrics.record_refusal(problem.code());
+    problem.into_response()
 }
 
 fn created(appended: Appended) -> Response {
@@ -260,9 +274,17 @@ fn split(body: &[u8], state: &AppState) -> Result<Batch, Problem> {
     }
 }
 
-/// Appends envelopes: those over `payload_bytes_max` are refused here, the others go to the
-/// node in one call; the results come back in request order.
-async fn append(state: &AppState, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appended, Problem>> {
+/// Appends envelopes: those over `payload_bytes_max` are refused here, then the front door's
+/// rate limits and quotas ([`ratelimit`](super::ratelimit)), and the others go to the node in
+/// one call; the results come back in request order.
+///
+/// # Errors
+/// The front door's problem refusing the whole request.
+async fn append(
+    state: &AppState,
+    client: Client,
+    envelopes: Vec<Vec<u8>>,
+) -> Result<Vec<Result<Appended, Problem>>, Problem> {
     let max = state.limits.payload_bytes_max();
     let mut results: Vec<Option<Result<Appended, Problem>>> = Vec::with_capacity(envelopes.len());
     let mut sent = Vec::with_capacity(envelopes.len());
@@ -275,9 +297,12 @@ async fn append(state: &AppState, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appende
             sent.push(envelope);
         }
     }
+    let (sent, authors) = front_door(state, client, sent, &mut results)?;
     let copies = sent.clone();
-    let mut answers = state.node.append(sent).await.into_iter().zip(copies);
-    results
+    let answers = state.node.append(sent).await;
+    failed_verifications(state, client, &answers, &authors);
+    let mut answers = answers.into_iter().zip(copies);
+    Ok(results
         .into_iter()
         .map(|slot| match slot {
             Some(refused) => refused,
@@ -287,7 +312,65 @@ async fn append(state: &AppState, envelopes: Vec<Vec<u8>>) -> Vec<Result<Appende
                 None => Err(Problem::internal()),
             },
         })
-        .collect()
+        .collect())
+}
+
+/// Envelopes the front door let through, and their authors (when they read).
+type Admissible = (Vec<Vec<u8>>, Vec<Option<KeyId>>);
+
+/// The envelopes of `sent` the front door lets through, with their authors (when they read);
+/// the others' slots (the empty ones of `results`, in order) get their problems.
+///
+/// # Errors
+/// The front door's problem refusing the whole request.
+fn front_door(
+    state: &AppState,
+    client: Client,
+    sent: Vec<Vec<u8>>,
+    results: &mut [Option<Result<Appended, Problem>>],
+) -> Result<Admissible, Problem> {
+    let intents: Vec<Option<Intent>> = sent.iter().map(|e| Intent::read(e)).collect();
+    let refusals = state.front_door.admit(client, &intents)?;
+    let mut slots = results.iter_mut().filter(|slot| slot.is_none());
+    let mut kept = Vec::with_capacity(sent.len());
+    let mut authors = Vec::with_capacity(sent.len());
+    for ((envelope, intent), refusal) in sent.into_iter().zip(intents).zip(refusals) {
+        let slot = slots.next();
+        match (refusal, slot) {
+            (Some(problem), Some(slot)) => {
+                state.metrics.record_refusal(problem.code());
+                *slot = Some(Err(problem));
+            }
+            _ => {
+                kept.push(envelope);
+                authors.push(intent.map(|i| *i.author()));
+            }
+        }
+    }
+    Ok((kept, authors))
+}
+
+/// Tells the front door which envelopes were admitted and which refused for a wrong
+/// signature, and by whom.
+fn failed_verifications(
+    state: &AppState,
+    client: Client,
+    answers: &[Result<Appended, AppendError>],
+    authors: &[Option<KeyId>],
+) {
+    let mut failed = Vec::new();
+    let mut admitted = Vec::new();
+    for (answer, author) in answers.iter().zip(authors) {
+        match answer {
+            Ok(_) => admitted.extend(*author),
+            Err(AppendError::Rejected(r)) if r.class() == RefusalClass::BadSignature => {
+                failed.push(*author);
+            }
+            Err(_) => {}
+        }
+    }
+    state.front_door.admitted(&admitted);
+    state.front_door.failed(client, &failed);
 }
 
 fn envelope_too_large(envelope: &[u8], max: usize) -> Problem {

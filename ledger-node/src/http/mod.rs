@@ -16,6 +16,7 @@ pub mod log;
 pub mod openapi;
 pub mod problem;
 pub mod proofs;
+pub mod ratelimit;
 pub mod replication;
 pub mod trail;
 
@@ -28,6 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use governor::clock::MonotonicClock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -42,6 +44,7 @@ pub struct AppState {
     node: Node,
     limits: Limits,
     metrics: Arc<Metrics>,
+    front_door: Arc<ratelimit::FrontDoor<MonotonicClock>>,
 }
 
 /// The `/v1` API, `/healthz`, `/readyz` and `/metrics` over `node`, enforcing `limits` and recording
@@ -51,6 +54,7 @@ pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
         node,
         limits,
         metrics: Arc::clone(&metrics),
+        front_door: Arc::new(ratelimit::FrontDoor::new(&limits, MonotonicClock)),
     };
     Router::new()
         .route("/v1/events", post(events::post))

@@ -32,6 +32,7 @@ pub fn problem_types() -> Vec<(&'static str, u16)> {
             .iter()
             .map(|code| (*code, 503)),
     );
+    all.extend_from_slice(super::ratelimit::CODES);
     for code in ledger_core::RuleViolation::CODES {
         let status = ledger_core::RuleViolation::class_of_code(code)
             .map_or(422, ledger_core::ErrorClass::http_status);
@@ -202,7 +203,7 @@ fn note_response() -> Value {
 fn post_events() -> Value {
     json!({
         "summary": "Append one envelope, or an array of envelopes each judged on its own, in order",
-        "description": "An acknowledged event is durable (flushed to disk). A single envelope answers 201 or a problem. An array answers 200 with one result per envelope in request order (the Elasticsearch _bulk convention): `errors` tells whether any was refused. Nothing is stored for a refused event. 400 malformed or non-canonical, 401 bad signature, 403 wrong role, missing signature or revoked key, 409 seq/prev conflict or duplicate (with the contract's `head`), 413 too large, 422 a contract rule broken, 503 unavailable (Retry-After).",
+        "description": "An acknowledged event is durable (flushed to disk). A single envelope answers 201 or a problem. An array answers 200 with one result per envelope in request order (the Elasticsearch _bulk convention): `errors` tells whether any was refused. Nothing is stored for a refused event. 400 malformed or non-canonical, 401 bad signature, 403 wrong role, missing signature or revoked key, 409 seq/prev conflict or duplicate (with the contract's `head`), 413 too large, 422 a contract rule broken, 429 over a rate limit or quota (Retry-After), 503 unavailable (Retry-After). Rate limits and quotas are checked before anything is judged: envelopes per second per client (peer address) and per author key, failed signature verifications per client and key (an offender waits one period), envelope bytes per contract per period.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": "#/components/schemas/Envelope"},
             {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Envelope"}, "description": "At most events_per_request_max envelopes."}
@@ -218,7 +219,12 @@ fn post_events() -> Value {
             "401": problem_response("A signature does not verify"),
             "403": problem_response("Wrong role, a required signature missing or extra, an unknown, retired or revoked key"),
             "409": problem_response("seq/prev conflict or duplicate; `head` gives the contract's next seq and last event id"),
-            "413": problem_response("Body over body_bytes_max (body-too-large), more than events_per_request_max envelopes (too-many-events), an envelope over payload_bytes_max (envelope-too-large), or a payload over a format bound (too-large)"),
+            "413": problem_response("Body over body_bytes_max (body-too-large), more than events_per_request_max envelopes (too-many-events), an envelope over payload_bytes_max (envelope-too-large), more than signatures_per_request_max signatures in all (too-many-signatures, refused before any is verified), or a payload over a format bound (too-large)"),
+            "429": {
+                "description": "Over a rate limit or quota: this client's or author key's envelopes per second (rate-limited), too many failed signature verifications (too-many-bad-signatures), or the contract's bytes per period (contract-quota). In an array, a key's or contract's refusal is that envelope's result; a client's refuses the request.",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds until the budget frees up"}},
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            },
             "422": problem_response("A contract rule is broken"),
             "500": {"$ref": "#/components/responses/Internal"},
             "503": {"$ref": "#/components/responses/Unavailable"}
@@ -349,7 +355,8 @@ fn problem_schema() -> Value {
             "item": {"type": "integer", "description": "0-based position of the envelope in the request array"},
             "event": {"$ref": "#/components/schemas/Hex32"},
             "index": {"type": "integer", "description": "Log index of the stored event (duplicate)"},
-            "head": {"type": "object", "required": ["next_seq", "last"], "properties": {"next_seq": u64_schema(), "last": {"oneOf": [{"$ref": "#/components/schemas/Hex32"}, {"type": "null"}]}}}
+            "head": {"type": "object", "required": ["next_seq", "last"], "properties": {"next_seq": u64_schema(), "last": {"oneOf": [{"$ref": "#/components/schemas/Hex32"}, {"type": "null"}]}}},
+            "retry_after": {"type": "integer", "minimum": 1, "description": "Seconds until a rate limit or quota frees up (429)"}
         }
     })
 }

@@ -114,6 +114,10 @@ struct Details {
     /// The contract's current head (seq/prev conflicts and duplicates).
     #[serde(skip_serializing_if = "Option::is_none")]
     head: Option<Head>,
+    /// Seconds to wait before retrying (rate limits and quotas); also the `Retry-After`
+    /// header of a request-level problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -130,7 +134,14 @@ impl Problem {
             event: None,
             index: None,
             head: None,
+            retry_after: None,
         }))
+    }
+
+    /// The same problem, asking the client to wait `seconds` before retrying.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.0.retry_after = Some(seconds);
+        self
     }
 
     /// Sets where in the document the problem is (empty paths are left out).
@@ -263,7 +274,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_MEDIA_TYPE),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.0.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         response

@@ -42,7 +42,9 @@ use async_nats::jetstream::context::{Publish, PublishErrorKind};
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self};
 use ledger_core::signing::KeyCache;
-use ledger_core::{rules, Event, KeyDirectory, Ledger, Rejection};
+use ledger_core::{
+    rules, Batch, BatchKeys, Event, KeyDirectory, Ledger, Rejection, SignatureVerdicts,
+};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -207,11 +209,12 @@ impl JetStream {
             return (Vec::new(), 0);
         };
         let events: Vec<Event> = chain.iter().map(|(_, event, _)| event.clone()).collect();
-        let verdicts = scratch.check_signatures(&events, 1);
+        // Cheap checks first: signatures only of the events that pass them.
+        let mut batch = Batch::new(&events, 1);
         let mut published = Vec::new();
-        for ((position, event, bytes), verdict) in chain.iter().zip(&verdicts) {
+        for (index, (position, event, bytes)) in chain.iter().enumerate() {
             let stored = self.store.index_of(event.id(), view.size);
-            if !matches!(stored, Ok(None)) || scratch.admit(event, verdict).is_err() {
+            if !matches!(stored, Ok(None)) || scratch.admit_next(&mut batch, index).is_err() {
                 break;
             }
             match self.publish(event, bytes.clone(), expected).await {
@@ -343,6 +346,11 @@ impl JetStream {
         for record in state.iter().flat_map(|s| s.keys().values()) {
             directory.insert(*record.public_key());
         }
+        // Cheap checks first: no signature is verified for an event they refuse.
+        let introduced = BatchKeys::of(std::slice::from_ref(event));
+        let presumed = SignatureVerdicts::presumed(event, |id| directory.resolves(&introduced, id));
+        rules::screen(state, event, &presumed)
+            .map_err(|v| AppendError::Rejected(refusal(&Rejection::Rule(v))))?;
         let verdicts = {
             let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             directory.verdicts(std::slice::from_ref(event), 1, &mut cache)
