@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::replication::connect::{NatsAuth, NatsFiles};
 use crate::replication::{LedgerName, ReplicationConfig, ReplicationConfigError};
 
 /// Default data directory.
@@ -163,6 +164,30 @@ pub struct Settings {
     /// [default: 10000].
     #[arg(long, env = "LEDGER_SHUTDOWN_TIMEOUT_MS", value_name = "MS")]
     pub shutdown_timeout_ms: Option<u64>,
+    /// NATS credentials file (a user JWT and its NKey seed) to connect with (with --nats).
+    #[arg(long, env = "LEDGER_NATS_CREDS", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+    /// File holding the NKey user seed to connect with (with --nats); never logged.
+    #[arg(long, env = "LEDGER_NATS_NKEY", value_name = "FILE")]
+    pub nats_nkey: Option<PathBuf>,
+    /// CA certificates (PEM) the NATS server's certificate must chain to; implies TLS.
+    #[arg(long, env = "LEDGER_NATS_TLS_CA", value_name = "FILE")]
+    pub nats_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for NATS servers that verify clients (with --nats-tls-key).
+    #[arg(long, env = "LEDGER_NATS_TLS_CERT", value_name = "FILE")]
+    pub nats_tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --nats-tls-cert.
+    #[arg(long, env = "LEDGER_NATS_TLS_KEY", value_name = "FILE")]
+    pub nats_tls_key: Option<PathBuf>,
+    /// Refuse a NATS connection without TLS [default: false; true with any --nats-tls-* file].
+    #[arg(
+        long,
+        env = "LEDGER_NATS_TLS_REQUIRED",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub nats_tls_required: Option<bool>,
 }
 
 impl Settings {
@@ -238,6 +263,12 @@ impl Settings {
             stream_replicas: self.stream_replicas.or(fallback.stream_replicas),
             apply_wait_ms: self.apply_wait_ms.or(fallback.apply_wait_ms),
             shutdown_timeout_ms: self.shutdown_timeout_ms.or(fallback.shutdown_timeout_ms),
+            nats_creds: self.nats_creds.or(fallback.nats_creds),
+            nats_nkey: self.nats_nkey.or(fallback.nats_nkey),
+            nats_tls_ca: self.nats_tls_ca.or(fallback.nats_tls_ca),
+            nats_tls_cert: self.nats_tls_cert.or(fallback.nats_tls_cert),
+            nats_tls_key: self.nats_tls_key.or(fallback.nats_tls_key),
+            nats_tls_required: self.nats_tls_required.or(fallback.nats_tls_required),
         }
     }
 }
@@ -680,7 +711,24 @@ fn replication(settings: &Settings) -> Result<Option<ReplicationConfig>, ConfigE
     let ledger: LedgerName = name.parse()?;
     let replicas = settings.stream_replicas.unwrap_or(1);
     let config = ReplicationConfig::new(url.clone(), ledger, replicas)?;
-    Ok(Some(config.with_apply_wait_ms(settings.apply_wait_ms)?))
+    let auth = NatsAuth::from_files(&nats_files(settings)).map_err(ReplicationConfigError::from)?;
+    Ok(Some(
+        config
+            .with_apply_wait_ms(settings.apply_wait_ms)?
+            .with_auth(auth),
+    ))
+}
+
+/// The NATS credential and TLS files given.
+fn nats_files(settings: &Settings) -> NatsFiles {
+    NatsFiles {
+        creds: settings.nats_creds.clone(),
+        nkey: settings.nats_nkey.clone(),
+        tls_ca: settings.nats_tls_ca.clone(),
+        tls_cert: settings.nats_tls_cert.clone(),
+        tls_key: settings.nats_tls_key.clone(),
+        tls_required: settings.nats_tls_required.unwrap_or(false),
+    }
 }
 
 /// A checkpoint origin is the first line of a note: non-empty printable text without
@@ -848,5 +896,28 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(Config::resolve(bad).unwrap_err().code(), "ledger-name");
+    }
+
+    #[test]
+    fn nats_files_come_from_toml_and_a_bad_one_is_named() {
+        let file: Settings = toml::from_str(
+            "nats = \"tls://127.0.0.1:4222\"\nledger = \"l\"\nnats_nkey = \"/nonexistent/seed\"",
+        )
+        .unwrap();
+        let error = Config::resolve(file).unwrap_err();
+        assert_eq!(error.code(), "nats-file");
+        assert!(
+            error
+                .to_string()
+                .starts_with("--nats-nkey /nonexistent/seed: cannot read it"),
+            "{error}"
+        );
+        let file: Settings = toml::from_str(
+            "nats = \"nats://127.0.0.1:4222\"\nledger = \"l\"\nnats_tls_required = true",
+        )
+        .unwrap();
+        let config = Config::resolve(file).unwrap();
+        let auth = config.replication().unwrap().auth();
+        assert_eq!(auth.tls(), crate::replication::connect::Tls::Required);
     }
 }

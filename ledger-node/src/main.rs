@@ -27,7 +27,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[command(name = "ledger-node", version, args_conflicts_with_subcommands = true)]
 #[command(
     after_help = "Examples:\n  ledger-node --data ./ledger-data --listen 127.0.0.1:7878\n  \
-                        ledger-node rebuild --data ./ledger-data\n\n\
+                        ledger-node rebuild --data ./ledger-data\n  \
+                        ledger-node republish --data ./ledger-data --nats URL --ledger NAME\n\n\
                         Every setting can also come from a TOML file (--config) or a LEDGER_* \
                         environment variable; flags win over both."
 )]
@@ -45,6 +46,10 @@ enum Command {
     /// Rebuild every index, the tree, projections and checkpoints from the log alone,
     /// re-verifying every event. Run it with the node stopped.
     Rebuild(NodeArgs),
+    /// Re-create a replicated ledger's lost events stream from this node's store (with the
+    /// node stopped; on the node with the longest log): every node then checks the new
+    /// stream against its own log and follows it. See ARCHITECTURE.md, "Lost stream".
+    Republish(NodeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -94,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => runtime.block_on(serve(cli.serve.resolve()?)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args.resolve()?)),
         Some(Command::Rebuild(args)) => rebuild(&args.resolve()?),
+        Some(Command::Republish(args)) => runtime.block_on(republish(&args.resolve()?)),
     }
 }
 
@@ -191,6 +197,16 @@ async fn stop_signal() {
         () = terminate => {}
     }
     tracing::info!("stop signal received; finishing in-flight requests");
+}
+
+async fn republish(config: &Config) -> anyhow::Result<()> {
+    let report = ledger_node::replication::republish::republish(config).await?;
+    println!(
+        "republished {} events to {} (epoch {}; {} were already there); start the node: \
+         every node checks the new stream against its log and follows it",
+        report.events, report.stream, report.epoch, report.already
+    );
+    Ok(())
 }
 
 fn rebuild(config: &Config) -> anyhow::Result<()> {

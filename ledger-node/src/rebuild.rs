@@ -86,9 +86,13 @@ fn rebuild_store(
     // run again still finds them).
     let stream_position = store.stream_position()?;
     let cosign_position = store.cosign_position()?;
+    let stream_epoch = store.stream_epoch()?;
     store.clear_derived()?;
     if let Some(position) = stream_position {
         store.put_stream_position(position)?;
+    }
+    if let Some(epoch) = stream_epoch {
+        store.put_stream_epoch(epoch)?;
     }
     if cosign_position > 0 {
         store.set_cosign_position(cosign_position)?;

@@ -9,6 +9,9 @@
 #[path = "replication/support.rs"]
 mod support;
 
+#[path = "replication/secured.rs"]
+mod secured;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -478,5 +481,230 @@ fn every_node_refuses_a_rogue_publisher_identically() -> Result<()> {
     for api in &trio.apis {
         ensure!(head(api)?.0 == 2);
     }
+    Ok(())
+}
+
+/// Two nodes joined through `url` with the connection flags `extra`: an event appended
+/// through the first is applied by the second.
+fn two_nodes_replicate(url: &str, extra: &[&str]) -> Result<()> {
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| tempfile::Builder::new().prefix("ledger-auth-").tempdir())
+        .collect::<std::io::Result<_>>()?;
+    let mut nodes = Vec::new();
+    let mut apis = Vec::new();
+    for dir in &dirs {
+        let (node, api) = support::start_node_with(dir.path(), url, extra)?;
+        nodes.push(node);
+        apis.push(api);
+    }
+    let book = Ledgerbook::default();
+    write_claims(&apis[0], Contract::new("secured")?, 2, 0, &book)?;
+    let apis: Vec<&Api> = apis.iter().collect();
+    converged(&apis, 3).with_context(|| {
+        nodes
+            .iter()
+            .map(|n| n.log_tail())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    })?;
+    Ok(())
+}
+
+/// Starting a node through `url` with `extra` fails, and the node's message holds every one
+/// of `expected`.
+fn start_fails_with(url: &str, extra: &[&str], expected: &[&str]) -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ledger-auth-").tempdir()?;
+    let Err(error) = support::start_node_with(dir.path(), url, extra) else {
+        anyhow::bail!("the node started with {extra:?}");
+    };
+    let message = format!("{error:#}");
+    for part in expected {
+        ensure!(message.contains(part), "{part:?} is not in:\n{message}");
+    }
+    Ok(())
+}
+
+/// A server that admits one NKey user: nodes with its seed (`--nats-nkey`) replicate; a node
+/// with another user's seed is refused at start with a message naming the flag and the
+/// file (never the seed); a file that holds no seed is refused before connecting.
+#[test]
+fn nkey_users_replicate_and_a_wrong_seed_is_refused_clearly() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ledger-nkey-").tempdir()?;
+    let (user, seed) = secured::nkey_user()?;
+    let seed_file = secured::write(dir.path(), "node.nk", &format!("{seed}\n"))?;
+    let (_, wrong_seed) = secured::nkey_user()?;
+    let wrong_file = secured::write(dir.path(), "wrong.nk", &wrong_seed)?;
+    let junk_file = secured::write(dir.path(), "junk.nk", "SUNOTASEED")?;
+    let server_dir = tempfile::Builder::new().prefix("ledger-nats-").tempdir()?;
+    let server = secured::ConfiguredServer::start(
+        server_dir,
+        &format!("authorization {{ users = [ {{ nkey: {user} }} ] }}"),
+    )?;
+    let seed_arg = seed_file.display().to_string();
+    two_nodes_replicate(&server.url(), &["--nats-nkey", &seed_arg])
+        .with_context(|| server.log())?;
+    let wrong = wrong_file.display().to_string();
+    start_fails_with(
+        &server.url(),
+        &["--nats-nkey", &wrong],
+        &[
+            "refused this node",
+            "authorization violation",
+            "--nats-nkey",
+            &wrong,
+        ],
+    )?;
+    let junk = junk_file.display().to_string();
+    start_fails_with(
+        &server.url(),
+        &["--nats-nkey", &junk],
+        &["--nats-nkey", &junk, "not an NKey user seed"],
+    )?;
+    start_fails_with(&server.url(), &[], &["refused this node", "--nats-nkey"])?;
+    Ok(())
+}
+
+/// A server that speaks only TLS, with a certificate for 127.0.0.1 from a CA made here:
+/// nodes given the CA (`--nats-tls-ca`) replicate; a node without it fails at start saying
+/// to give the CA.
+#[test]
+fn tls_with_the_servers_ca_replicates_and_without_it_fails_clearly() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ledger-tls-").tempdir()?;
+    let (ca, cert, key) = secured::tls_files(dir.path())?;
+    let server_dir = tempfile::Builder::new().prefix("ledger-nats-").tempdir()?;
+    let server = secured::ConfiguredServer::start(
+        server_dir,
+        &format!("tls {{ cert_file: {cert:?}, key_file: {key:?}, timeout: 5 }}"),
+    )?;
+    let ca_arg = ca.display().to_string();
+    two_nodes_replicate(&server.url(), &["--nats-tls-ca", &ca_arg])
+        .with_context(|| server.log())?;
+    start_fails_with(
+        &server.url(),
+        &[],
+        &["TLS with the NATS server", "--nats-tls-ca"],
+    )?;
+    let not_a_ca = secured::write(dir.path(), "empty.pem", "")?
+        .display()
+        .to_string();
+    start_fails_with(
+        &server.url(),
+        &["--nats-tls-ca", &not_a_ca],
+        &["--nats-tls-ca", &not_a_ca, "no PEM certificate"],
+    )?;
+    Ok(())
+}
+
+/// A server of one operator (JWTs made here with nkeys): nodes with a user's credentials
+/// file (`--nats-creds`) replicate; a node without credentials is refused at start; a file
+/// that is no credentials file is refused before connecting.
+#[test]
+fn a_credentials_file_of_an_operators_user_replicates() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ledger-creds-").tempdir()?;
+    let (server_config, creds) = secured::operator_setup()?;
+    let creds_file = secured::write(dir.path(), "node.creds", &creds)?;
+    let server_dir = tempfile::Builder::new().prefix("ledger-nats-").tempdir()?;
+    let server = secured::ConfiguredServer::start(server_dir, &server_config)?;
+    let creds_arg = creds_file.display().to_string();
+    two_nodes_replicate(&server.url(), &["--nats-creds", &creds_arg])
+        .with_context(|| server.log())?;
+    start_fails_with(&server.url(), &[], &["refused this node", "--nats-creds"])?;
+    let junk = secured::write(dir.path(), "junk.creds", "no JWT here")?
+        .display()
+        .to_string();
+    start_fails_with(
+        &server.url(),
+        &["--nats-creds", &junk],
+        &["--nats-creds", &junk, "not a NATS credentials file"],
+    )?;
+    Ok(())
+}
+
+/// Waits until `api`'s replication status is `state`; returns its detail.
+fn wait_state(api: &Api, state: &str) -> Result<String> {
+    wait_until(WAIT, &format!("the node's replication is {state}"), || {
+        let json = api.get("/v1/replication")?.json()?;
+        Ok((json["status"] == state).then(|| json["detail"].as_str().unwrap_or("").to_owned()))
+    })
+}
+
+/// The events stream is deleted under three nodes (through the JetStream API, as an
+/// operator's mistake or a lost server store would): every node says `broken` and how to
+/// recover. One node is stopped and `ledger-node republish` re-creates the stream from its
+/// store; every node (that one started again, the other two still running) checks the new
+/// stream against its log, follows it with the same size and root, and takes new appends,
+/// to new contracts and to old ones (whose subject sequences moved to the new stream). A
+/// forged message refused before the loss makes old sequences differ from new ones.
+#[test]
+fn a_lost_stream_is_republished_from_one_node_and_every_node_follows_it() -> Result<()> {
+    let mut trio = Trio::start()?;
+    let book = Ledgerbook::default();
+    write_claims(&trio.apis[0], Contract::new("lost-a")?, 4, 0, &book)?;
+    let mut rogue = RogueClient::connect(trio.nats.port())?;
+    let forged = support::forge(
+        &Contract::new("lost-a")?
+            .claim("housed-12m", 1, 999)?
+            .envelope,
+    )?;
+    rogue.publish(&format!("ledger.{LEDGER}.events.lost-a"), &forged)?;
+    write_claims(&trio.apis[1], Contract::new("lost-b")?, 4, 100, &book)?;
+    let size = distinct(&book.acked());
+    converged(&trio.apis(), size).with_context(|| trio.logs())?;
+    let before = head(&trio.apis[0])?;
+
+    let stream = format!("ledger-{LEDGER}-events");
+    let deleted = rogue.publish(&format!("$JS.API.STREAM.DELETE.{stream}"), b"")?;
+    ensure!(deleted["success"] == true, "deleting the stream: {deleted}");
+    for api in &trio.apis {
+        let detail = wait_state(api, "broken").with_context(|| trio.logs())?;
+        ensure!(
+            detail.contains("is gone") && detail.contains("ledger-node republish"),
+            "{detail}"
+        );
+    }
+
+    trio.nodes[0].terminate()?;
+    let output = std::process::Command::new(ledger_tests::binary("ledger-node", "ledger-node")?)
+        .arg("republish")
+        .arg("--data")
+        .arg(trio.nodes[0].data_dir())
+        .args(["--nats", &trio.nats.url(), "--ledger", LEDGER])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        output.status.success(),
+        "republish failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        stdout.contains(&format!("republished {size} events")) && stdout.contains("epoch 2"),
+        "{stdout}"
+    );
+    trio.nodes[0].restart()?;
+    trio.apis[0] = Api::new(&trio.nodes[0].url(""))?;
+    for api in &trio.apis {
+        support::wait_ready(api).with_context(|| trio.logs())?;
+    }
+    converged(&trio.apis(), size).with_context(|| trio.logs())?;
+    ensure!(head(&trio.apis[1])? == before, "the root changed");
+    for api in &trio.apis {
+        let json = api.get("/v1/replication")?.json()?;
+        ensure!(
+            json["position"] == size,
+            "position {} in the new stream",
+            json["position"]
+        );
+    }
+
+    for (i, api) in trio.apis.iter().enumerate() {
+        let nonces = 1_000 * (i as u64 + 1);
+        write_claims(api, Contract::new("lost-a")?, 1, nonces, &book)
+            .with_context(|| trio.logs())?;
+        write_claims(api, Contract::new(&format!("after-{i}"))?, 1, nonces, &book)
+            .with_context(|| trio.logs())?;
+    }
+    let acked = book.acked();
+    let log = converged(&trio.apis(), size + 9).with_context(|| trio.logs())?;
+    exactly_the_acknowledged(&log, &acked)?;
     Ok(())
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{self, stream};
 use futures_util::StreamExt;
 use proto::dsse::Envelope;
@@ -33,7 +34,7 @@ use tokio::time::Instant;
 use super::{subject_token, until_stopped, Link, Names, Outcomes};
 use crate::append::{Durable, Judged, Message, Writer};
 use crate::service::{AppendError, Refusal, RefusalClass, ViewCell};
-use crate::store::{CommitGroup, RefusedMessage};
+use crate::store::{CommitGroup, RefusedMessage, Store};
 
 /// One message of the events stream.
 #[derive(Clone, Debug)]
@@ -49,9 +50,24 @@ pub(crate) struct StreamMessage {
 /// A batch of consecutive stream messages for the writer to apply.
 pub(crate) struct StreamRequest {
     pub(crate) messages: Vec<StreamMessage>,
+    /// Instead of messages: move this node to a re-created stream whose first messages were
+    /// checked to be its log.
+    pub(crate) rebase: Option<Rebase>,
     pub(crate) outcomes: Arc<Outcomes>,
     /// The position after the batch, or why the writer stopped.
     pub(crate) reply: oneshot::Sender<Result<u64, String>>,
+}
+
+/// A move to a re-created events stream (see [`Follower::rejoin`]): its first `size`
+/// messages are this node's log, event by event.
+#[derive(Clone, Debug)]
+pub(crate) struct Rebase {
+    /// The new stream's epoch.
+    pub(crate) epoch: u64,
+    /// The log size checked (= the position in the new stream).
+    pub(crate) size: u64,
+    /// The last sequence of each subject in the new stream's first `size` messages.
+    pub(crate) subjects: Vec<(String, u64)>,
 }
 
 /// What the writer decided for one message.
@@ -65,10 +81,14 @@ impl<D: Durable> Writer<D> {
     pub(crate) fn apply_stream(&mut self, request: StreamRequest, now: Instant) {
         let StreamRequest {
             messages,
+            rebase,
             outcomes,
             reply,
         } = request;
-        let result = self.apply_messages(messages, &outcomes, now);
+        let result = match rebase {
+            Some(rebase) => self.rebase_stream(rebase, &outcomes, now),
+            None => self.apply_messages(messages, &outcomes, now),
+        };
         // A follower that went away does not stop the writer.
         let _ = reply.send(result);
     }
@@ -135,6 +155,51 @@ impl<D: Durable> Writer<D> {
             .into_iter()
             .map(|f| f.unwrap_or_else(|| Err(AppendError::Internal("message not judged".into()))))
             .collect()
+    }
+
+    /// Moves the node to a re-created stream: in one commit group, the new epoch, the position
+    /// `size` and the new last sequence of each subject; the old stream's subject sequences
+    /// and refusals are forgotten (their sequences count in the lost stream).
+    fn rebase_stream(
+        &mut self,
+        rebase: Rebase,
+        outcomes: &Outcomes,
+        now: Instant,
+    ) -> Result<u64, String> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        let size = self.view.get().size;
+        if size != rebase.size {
+            return Err(format!(
+                "the log holds {size} events, not the {} checked against the new stream",
+                rebase.size
+            ));
+        }
+        let stale = self
+            .store
+            .subject_tokens()
+            .and_then(|tokens| Ok((tokens, self.store.refused_sequences()?)));
+        let (subjects_removed, refusals_removed) = stale.map_err(|e| self.fail(&e.to_string()))?;
+        let forgotten = refusals_removed.len();
+        let seed = CommitGroup {
+            stream_position: Some(size),
+            stream_epoch: Some(rebase.epoch),
+            subjects: rebase.subjects,
+            subjects_removed,
+            refusals_removed,
+            ..CommitGroup::default()
+        };
+        self.apply_group(Vec::new(), seed, now)
+            .map_err(|e| self.fail(&e.to_string()))?;
+        outcomes.clear();
+        tracing::warn!(
+            epoch = rebase.epoch,
+            size,
+            forgotten_refusals = forgotten,
+            "following the re-created events stream"
+        );
+        Ok(size)
     }
 
     /// Stops the writer: its ledger may now be ahead of the store.
@@ -238,6 +303,43 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
 /// Nats-Msg-Id deduplication window of the events stream.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+/// What an operator does about a lost events stream.
+const REPUBLISH_HINT: &str = "re-create it from the node with the longest log: stop that node, \
+     run `ledger-node republish` with its settings and start it again; every node then checks \
+     the new stream against its log and follows it (ARCHITECTURE.md, Replication, \"Lost stream\")";
+
+/// The configuration of the events stream of `epoch`: file storage, no limits, deletes and
+/// purges denied, `Nats-Msg-Id` deduplication; the epoch in its description.
+pub(crate) fn events_stream_config(names: &Names, replicas: usize, epoch: u64) -> stream::Config {
+    stream::Config {
+        name: names.events_stream(),
+        description: Some(format!("events of an outcome ledger; epoch {epoch}")),
+        subjects: vec![names.events_subjects()],
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        deny_delete: true,
+        deny_purge: true,
+        duplicate_window: DUPLICATE_WINDOW,
+        ..stream::Config::default()
+    }
+}
+
+/// The epoch an events stream's description names (`...; epoch N`); 1 when it names none
+/// (a stream created before epochs existed).
+pub(crate) fn description_epoch(description: Option<&str>) -> u64 {
+    description
+        .and_then(|text| text.rsplit_once("; epoch "))
+        .and_then(|(_, epoch)| epoch.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Whether JetStream said the stream does not exist.
+fn stream_not_found(error: &async_nats::jetstream::context::GetStreamError) -> bool {
+    matches!(error.kind(), GetStreamErrorKind::JetStream(ref e)
+        if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
+}
+
 /// Why following stopped.
 #[derive(Debug)]
 enum Stop {
@@ -247,6 +349,10 @@ enum Stop {
     Retry(String),
     /// Replication cannot go on; the message says why and what to do.
     Broken(String),
+    /// The events stream is gone or cannot continue this node's log: `broken`, with the
+    /// message, until an operator re-creates it (`ledger-node republish`); looked for again
+    /// after each pause.
+    Lost(String),
 }
 
 /// Follows the events stream and feeds the writer.
@@ -263,6 +369,7 @@ pub(crate) struct Follower {
     /// The stream's last sequence when the consumer last opened: a node is caught up (ready)
     /// once it applied that far.
     pub(crate) linked_at: Arc<AtomicU64>,
+    pub(crate) store: Store,
 }
 
 impl Follower {
@@ -281,6 +388,13 @@ impl Follower {
                 Stop::Retry(why) => {
                     self.link.send_replace(Link::Connecting);
                     tracing::warn!(%why, "following the events stream again");
+                }
+                Stop::Lost(why) => {
+                    let new = Link::Broken(why.clone());
+                    if *self.link.borrow() != new {
+                        tracing::error!(%why, "replication stopped until the stream is back");
+                    }
+                    self.link.send_replace(new);
                 }
             }
             if self.view.get().position > before {
@@ -302,11 +416,29 @@ impl Follower {
             Some(next) => next,
             None => return Stop::Broken("the stream position is at u64::MAX".into()),
         };
-        let stream = match self.ensure_stream().await {
+        let stream = match self.events_stream().await {
             Ok(stream) => stream,
             Err(stop) => return stop,
         };
-        if let Err(stop) = check_stream(&stream.cached_info().state, next) {
+        let epoch = description_epoch(stream.cached_info().config.description.as_deref());
+        let followed = match self.store.stream_epoch() {
+            Ok(followed) => followed.unwrap_or(1),
+            Err(e) => return Stop::Broken(format!("reading the stream epoch: {e}")),
+        };
+        if epoch < followed {
+            return Stop::Lost(format!(
+                "the events stream is of epoch {epoch} but this node follows epoch {followed}: \
+                 it was re-created from an older copy; {REPUBLISH_HINT}"
+            ));
+        }
+        if epoch > followed {
+            // The stream holds this node's log now (checked message by message), even if the
+            // information read before the check did not yet.
+            if let Err(stop) = self.rejoin(&stream, epoch).await {
+                return stop;
+            }
+            next = self.view.get().position.saturating_add(1);
+        } else if let Err(stop) = check_stream(&stream.cached_info().state, next) {
             return stop;
         }
         let mut messages = match open_consumer(&stream, next).await {
@@ -335,29 +467,132 @@ impl Follower {
         }
     }
 
-    async fn ensure_stream(&self) -> Result<stream::Stream, Stop> {
-        let config = stream::Config {
-            name: self.names.events_stream(),
-            subjects: vec![self.names.events_subjects()],
-            num_replicas: self.replicas,
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            deny_delete: true,
-            deny_purge: true,
-            duplicate_window: DUPLICATE_WINDOW,
-            ..stream::Config::default()
-        };
+    /// The events stream. Only a node that has applied nothing creates it (of epoch 1): one
+    /// that has applied messages finds it gone, and says so until it is re-created.
+    async fn events_stream(&self) -> Result<stream::Stream, Stop> {
+        let name = self.names.events_stream();
+        match self.context.get_stream(&name).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if !stream_not_found(&e) => {
+                return Err(Stop::Retry(format!("cannot get the events stream: {e}")))
+            }
+            Err(_) => {}
+        }
+        let view = self.view.get();
+        if view.position > 0 || view.size > 0 {
+            return Err(Stop::Lost(format!(
+                "the events stream {name} is gone, and this node applied {} events from it: \
+                 {REPUBLISH_HINT}",
+                view.size
+            )));
+        }
+        let followed = self.store.stream_epoch().ok().flatten().unwrap_or(1);
+        let config = events_stream_config(&self.names, self.replicas, followed);
         self.context
             .get_or_create_stream(config)
             .await
             .map_err(|e| Stop::Retry(format!("cannot get or create the events stream: {e}")))
     }
 
+    /// Checks a re-created stream of `epoch` against this node's log: its first `size`
+    /// messages must be this node's events, in log order, on their contracts' subjects. Waits
+    /// for them (the stream may still be being republished); then moves this node's
+    /// position and subject sequences to the new stream. A difference stops replication.
+    async fn rejoin(&mut self, stream: &stream::Stream, epoch: u64) -> Result<(), Stop> {
+        self.link.send_replace(Link::Connecting);
+        let size = self.view.get().size;
+        tracing::warn!(
+            epoch,
+            size,
+            "the events stream was re-created: checking it against the log"
+        );
+        let mut subjects = BTreeMap::new();
+        if size > 0 {
+            let mut messages = open_consumer(stream, 1).await.map_err(Stop::Retry)?;
+            let mut expected = 1;
+            while expected <= size {
+                let delivery = tokio::select! {
+                    () = until_stopped(&mut self.stopped) => return Err(Stop::Shutdown),
+                    delivery = messages.next() => delivery,
+                };
+                let message = match delivery {
+                    None => return Err(Stop::Retry("the consumer ended".into())),
+                    Some(Err(e)) => return Err(Stop::Retry(format!("consumer error: {e}"))),
+                    Some(Ok(message)) => stream_message(&message).map_err(Stop::Retry)?,
+                };
+                if message.sequence < expected {
+                    continue;
+                }
+                self.check_rejoined(&message, expected, epoch)?;
+                subjects.insert(subject_token(&message.subject).to_owned(), expected);
+                expected = expected.saturating_add(1);
+            }
+        }
+        let rebase = Rebase {
+            epoch,
+            size,
+            subjects: subjects.into_iter().collect(),
+        };
+        self.send(Vec::new(), Some(rebase)).await
+    }
+
+    /// Message `expected` of a re-created stream must be the event at log index
+    /// `expected - 1`, byte for byte, on its contract's subject.
+    fn check_rejoined(
+        &self,
+        message: &StreamMessage,
+        expected: u64,
+        epoch: u64,
+    ) -> Result<(), Stop> {
+        let index = expected.saturating_sub(1);
+        let differs = |what: String| {
+            Stop::Broken(format!(
+                "the re-created events stream (epoch {epoch}) is not this node's log: {what}; \
+                 this node stays stopped: republish from the node whose log is right, or start \
+                 this node on an empty data directory to follow the new stream"
+            ))
+        };
+        if message.sequence != expected {
+            return Err(differs(format!(
+                "it has no message {expected} (the next is {})",
+                message.sequence
+            )));
+        }
+        let stored = self
+            .store
+            .facts_at(index)
+            .and_then(|facts| Ok((facts, self.store.envelope_at(index)?)))
+            .map_err(|e| Stop::Broken(format!("reading the log at index {index}: {e}")))?;
+        let (facts, envelope) = stored;
+        if envelope.as_deref() != Some(message.payload.as_slice()) {
+            let found = Envelope::decode(&message.payload)
+                .map(|e| EventId::of_payload(e.payload()).to_hex())
+                .unwrap_or_else(|_| "a payload that is no envelope".to_owned());
+            return Err(differs(format!(
+                "message {expected} holds {found} but index {index} of the log holds {}",
+                facts.id.to_hex()
+            )));
+        }
+        if message.subject != self.names.event_subject(&facts.contract) {
+            return Err(differs(format!(
+                "message {expected} is on subject {} instead of contract {}'s",
+                message.subject, facts.contract
+            )));
+        }
+        Ok(())
+    }
+
     /// Hands a batch to the writer and waits until it is applied.
     async fn apply(&self, messages: Vec<StreamMessage>) -> Result<(), Stop> {
+        self.send(messages, None).await
+    }
+
+    /// Hands a batch or a rebase to the writer and waits until it is done.
+    async fn send(&self, messages: Vec<StreamMessage>, rebase: Option<Rebase>) -> Result<(), Stop> {
         let (reply, applied) = oneshot::channel();
         let request = StreamRequest {
             messages,
+            rebase,
             outcomes: Arc::clone(&self.outcomes),
             reply,
         };
@@ -376,17 +611,16 @@ impl Follower {
 fn check_stream(state: &stream::State, next: u64) -> Result<(), Stop> {
     let applied = next.saturating_sub(1);
     if state.last_sequence < applied {
-        return Err(Stop::Broken(format!(
+        return Err(Stop::Lost(format!(
             "the events stream ends at sequence {} but this node applied up to {applied}: the \
-             stream was recreated or lost messages; start this node on an empty data directory \
-             to follow the new stream",
+                 stream was re-created empty or lost messages; {REPUBLISH_HINT}",
             state.last_sequence
         )));
     }
     if state.messages > 0 && state.first_sequence > next {
-        return Err(Stop::Broken(format!(
+        return Err(Stop::Lost(format!(
             "the events stream starts at sequence {} but this node needs {next}: messages were \
-             removed from the stream",
+                 removed from the stream; {REPUBLISH_HINT}",
             state.first_sequence
         )));
     }
@@ -547,6 +781,15 @@ mod tests {
     }
 
     #[test]
+    fn the_epoch_is_in_the_description() {
+        let names = Names::new("l".parse().unwrap());
+        let config = events_stream_config(&names, 1, 7);
+        assert_eq!(description_epoch(config.description.as_deref()), 7);
+        assert_eq!(description_epoch(None), 1);
+        assert_eq!(description_epoch(Some("made by hand")), 1);
+    }
+
+    #[test]
     fn an_undecodable_payload_is_left_to_the_judgement() {
         assert!(subject_mismatch(&message(1, "ledger.l.events.a", b"{}")).is_none());
     }
@@ -566,11 +809,11 @@ mod tests {
         assert!(check_stream(&stream_info(0, 0, 0), 1).is_ok());
         assert!(matches!(
             check_stream(&stream_info(1, 5, 5), 11),
-            Err(Stop::Broken(_))
+            Err(Stop::Lost(_))
         ));
         assert!(matches!(
             check_stream(&stream_info(8, 10, 3), 5),
-            Err(Stop::Broken(_))
+            Err(Stop::Lost(_))
         ));
     }
 }

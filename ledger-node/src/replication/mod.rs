@@ -26,8 +26,10 @@
 //! Nothing here names sled (the store does) and `async_nats` types stay in this module and in
 //! `sequencer::jetstream`.
 
+pub mod connect;
 pub(crate) mod consumer;
 pub(crate) mod cosign;
+pub mod republish;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -40,6 +42,7 @@ use proto::ContractId;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use self::connect::NatsAuth;
 use crate::append::Message;
 use crate::checkpoint::CheckpointSigner;
 use crate::health::Unready;
@@ -77,6 +80,9 @@ pub enum ReplicationConfigError {
     /// An apply wait of zero (every append would time out).
     #[error("apply_wait_ms = 0 must be at least 1")]
     ApplyWait,
+    /// A NATS credentials, seed, certificate or key file that cannot be used.
+    #[error(transparent)]
+    NatsFile(#[from] connect::NatsFileError),
 }
 
 impl ReplicationConfigError {
@@ -87,6 +93,7 @@ impl ReplicationConfigError {
             Self::Incomplete => "replication-incomplete",
             Self::Replicas(_) => "stream-replicas",
             Self::ApplyWait => "apply-wait",
+            Self::NatsFile(_) => "nats-file",
         }
     }
 }
@@ -127,6 +134,7 @@ pub struct ReplicationConfig {
     ledger: LedgerName,
     stream_replicas: usize,
     apply_wait: Duration,
+    auth: NatsAuth,
 }
 
 /// How long an append waits, by default, for its node to apply what it waits for.
@@ -150,7 +158,18 @@ impl ReplicationConfig {
             ledger,
             stream_replicas,
             apply_wait: Duration::from_millis(APPLY_WAIT_MS_DEFAULT),
+            auth: NatsAuth::none(),
         })
+    }
+
+    /// This config connecting with `auth` (credentials and TLS).
+    pub fn with_auth(self, auth: NatsAuth) -> Self {
+        Self { auth, ..self }
+    }
+
+    /// How this node connects: credentials and TLS.
+    pub fn auth(&self) -> &NatsAuth {
+        &self.auth
     }
 
     /// This config with an apply wait of `apply_wait_ms` ([`APPLY_WAIT_MS_DEFAULT`] if `None`).
@@ -276,6 +295,14 @@ impl Outcomes {
         }
     }
 
+    /// Forgets every refusal (their sequences count in a stream that was replaced).
+    pub(crate) fn clear(&self) {
+        self.refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
     pub(crate) fn refusal(&self, sequence: u64) -> Option<AppendError> {
         self.refused
             .lock()
@@ -319,7 +346,7 @@ impl Replication {
     /// If the NATS URL cannot be parsed.
     pub(crate) async fn start(parts: Parts) -> anyhow::Result<Replication> {
         let names = Names::new(parts.config.ledger().clone());
-        let client = connect(parts.config.nats_url()).await?;
+        let client = connect::connect(parts.config.nats_url(), parts.config.auth()).await?;
         let mut context = async_nats::jetstream::new(client.clone());
         context.set_timeout(REQUEST_TIMEOUT);
         let (link_sender, link) = watch::channel(Link::Connecting);
@@ -353,6 +380,7 @@ impl Replication {
             stopped: stopped.clone(),
             group_events_max: parts.group_events_max,
             linked_at: Arc::clone(&linked_at),
+            store: parts.store.clone(),
         };
         let tasks = vec![
             tokio::spawn(follower.run()),
@@ -447,31 +475,6 @@ impl Replication {
 pub(crate) async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not `Send`: drop it here, before any other await.
     let _ = stopped.wait_for(|stop| *stop).await.map(|_| ());
-}
-
-/// Reconnection pauses: 0, 50 ms, 100 ms, ... up to 1 s.
-fn reconnect_delay(attempts: usize) -> Duration {
-    let millis = u64::try_from(attempts.saturating_sub(1))
-        .unwrap_or(u64::MAX)
-        .saturating_mul(50);
-    Duration::from_millis(millis.min(1_000))
-}
-
-/// A client of the servers in `urls` (comma-separated) that connects in the background and
-/// reconnects forever.
-async fn connect(urls: &str) -> anyhow::Result<async_nats::Client> {
-    let servers: Vec<&str> = urls.split(',').map(str::trim).collect();
-    let client = async_nats::ConnectOptions::new()
-        .name("ledger-node")
-        .retry_on_initial_connect()
-        .max_reconnects(None)
-        .connection_timeout(REQUEST_TIMEOUT)
-        .ping_interval(Duration::from_secs(5))
-        .reconnect_delay_callback(reconnect_delay)
-        .connect(servers)
-        .await
-        .map_err(|e| anyhow::anyhow!("NATS URL {urls:?}: {e}"))?;
-    Ok(client)
 }
 
 #[cfg(test)]

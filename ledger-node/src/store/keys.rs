@@ -70,6 +70,9 @@ pub(crate) enum MetaKey {
     StreamPosition,
     /// u64: how far the signatures stream was read (replicated ledgers).
     CosignPosition,
+    /// u64: the epoch of the events stream `StreamPosition` counts in (replicated ledgers;
+    /// absent: 1). A stream re-created from a node's store has the next epoch.
+    StreamEpoch,
 }
 
 impl MetaKey {
@@ -82,6 +85,7 @@ impl MetaKey {
             Self::ProjectionPosition => b"projection_position",
             Self::StreamPosition => b"stream_position",
             Self::CosignPosition => b"cosign_position",
+            Self::StreamEpoch => b"stream_epoch",
         }
     }
 }

@@ -102,6 +102,13 @@ pub struct CommitGroup {
     pub subjects: Vec<(String, u64)>,
     /// Replicated ledgers: the stream messages the group refuses.
     pub refusals: Vec<RefusedMessage>,
+    /// Replicated ledgers: the epoch of the events stream, when the group moves to a new
+    /// stream (its position and subjects then count in the new one).
+    pub stream_epoch: Option<u64>,
+    /// Replicated ledgers: subject tokens of an old stream to forget (before `subjects`).
+    pub subjects_removed: Vec<String>,
+    /// Replicated ledgers: refusals of an old stream to forget (before `refusals`).
+    pub refusals_removed: Vec<u64>,
 }
 
 /// The sled store. Cheap to clone (sled trees are reference counted); one per process.
@@ -720,6 +727,16 @@ impl GroupBatches {
     }
 
     fn add_replication(&mut self, group: &CommitGroup) -> Result<(), StoreError> {
+        if let Some(epoch) = group.stream_epoch {
+            self.meta
+                .insert(MetaKey::StreamEpoch.bytes(), &keys::u64_bytes(epoch)[..]);
+        }
+        for token in &group.subjects_removed {
+            self.subjects.remove(token.as_bytes());
+        }
+        for sequence in &group.refusals_removed {
+            self.refused.remove(&keys::u64_bytes(*sequence)[..]);
+        }
         if let Some(position) = group.stream_position {
             self.meta.insert(
                 MetaKey::StreamPosition.bytes(),

@@ -9,6 +9,7 @@
 //! | `cosignatures` | size u64, note key id (4 bytes) | signature line text |
 //! | `meta` | `stream_position` | u64: the last stream sequence applied |
 //! | `meta` | `cosign_position` | u64: signatures stream read up to here |
+//! | `meta` | `stream_epoch` | u64: the events stream's epoch the position counts in (absent: 1) |
 //!
 //! `refused`, `subjects` and `stream_position` are written in the commit group that applies the
 //! messages, so the position never runs ahead of (or behind) what it produced. Signatures are
@@ -68,6 +69,55 @@ impl Store {
             )
             .map_err(storage)?;
         Ok(())
+    }
+
+    /// The epoch of the events stream the stored position counts in (`None`: never moved to
+    /// a re-created stream, so 1).
+    ///
+    /// # Errors
+    /// [`StoreError`] on a storage failure or a malformed value.
+    pub fn stream_epoch(&self) -> Result<Option<u64>, StoreError> {
+        self.meta_u64(MetaKey::StreamEpoch)
+    }
+
+    /// Sets the events stream's epoch, not flushed: for a rebuild, which keeps the node
+    /// where it was in the stream.
+    ///
+    /// # Errors
+    /// [`StoreError::Storage`] if sled fails.
+    pub fn put_stream_epoch(&self, epoch: u64) -> Result<(), StoreError> {
+        self.meta
+            .insert(MetaKey::StreamEpoch.bytes(), &keys::u64_bytes(epoch)[..])
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    /// Every subject token with a stored last sequence.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a storage failure or a token that is not UTF-8.
+    pub fn subject_tokens(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.subjects.iter() {
+            let (key, _) = item.map_err(storage)?;
+            let token = String::from_utf8(key.to_vec())
+                .map_err(|_| corrupt("a subjects key is not UTF-8"))?;
+            out.push(token);
+        }
+        Ok(out)
+    }
+
+    /// The stream sequences of every stored refusal.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a storage failure or a malformed key.
+    pub fn refused_sequences(&self) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.refused.iter() {
+            let (key, _) = item.map_err(storage)?;
+            out.push(keys::read_u64(&key).ok_or_else(|| corrupt("refused key"))?);
+        }
+        Ok(out)
     }
 
     /// The last stream sequence of the subject whose last token is `token`, if any message was

@@ -34,6 +34,24 @@ pub(crate) fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A ledger node joining [`LEDGER`] through `nats` with one stream replica and the
+/// connection flags `extra` (credentials, TLS).
+pub(crate) fn start_node_with(dir: &Path, nats: &str, extra: &[&str]) -> Result<(Node, Api)> {
+    let mut args = vec![
+        "--nats",
+        nats,
+        "--ledger",
+        LEDGER,
+        "--checkpoint-interval-ms",
+        CHECKPOINT_INTERVAL_MS,
+    ];
+    args.extend_from_slice(extra);
+    let node = Node::start(dir, &args)?;
+    let api = Api::new(&node.url(""))?;
+    wait_ready(&api).with_context(|| format!("node log:\n{}", node.log_tail()))?;
+    Ok((node, api))
+}
+
 /// A ledger node joining [`LEDGER`] through `nats` (one URL or a comma-separated list).
 pub(crate) fn start_node(dir: &Path, nats: &str, replicas: &str) -> Result<(Node, Api)> {
     let args = [
