@@ -78,6 +78,23 @@ impl Api {
         })
     }
 
+    /// A client of the node at `base` whose connections come from the loopback address
+    /// `local` (e.g. 127.0.0.2): to the node, another client than [`Api::new`]'s.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Result<Self> {
+        anyhow::ensure!(local.is_loopback(), "tests use loopback addresses only");
+        let http = Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .local_address(local)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
     /// The base URL.
     pub fn base(&self) -> &str {
         &self.base
