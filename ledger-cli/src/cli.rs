@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd::act::{
-    AmendArgs, ClaimArgs, CloseArgs, DisputeArgs, DistributeArgs, FeedbackArgs, PayArgs,
-    RegisterArgs, RejectArgs, ResolveArgs, SignArgs, SubmitArgs, VerifyArgs,
+    AmendArgs, ClaimArgs, CloseArgs, DisputeArgs, DistributeArgs, EnrolKeyArgs, FeedbackArgs,
+    PayArgs, RegisterArgs, RejectArgs, ResolveArgs, RevokeKeyArgs, SignArgs, SubmitArgs,
+    VerifyArgs,
 };
 use crate::cmd::audit::AuditArgs;
 use crate::cmd::checkpoint::CheckpointCommand;
@@ -134,6 +135,12 @@ pub(crate) enum Command {
     /// Propose new prices; every commissioner, provider and investor signs
     #[command(after_help = crate::cmd::act::AMEND_EXAMPLES)]
     Amend(AmendArgs),
+    /// Revoke another party's key, optionally naming its successor (commissioner and a quorum)
+    #[command(after_help = crate::cmd::act::REVOKE_KEY_EXAMPLES)]
+    RevokeKey(RevokeKeyArgs),
+    /// Give a successor key to a party whose key was revoked (commissioner and a quorum)
+    #[command(after_help = crate::cmd::act::ENROL_KEY_EXAMPLES)]
+    EnrolKey(EnrolKeyArgs),
     /// Close a contract (commissioner)
     #[command(after_help = crate::cmd::act::CLOSE_EXAMPLES)]
     Close(CloseArgs),

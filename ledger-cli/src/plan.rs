@@ -142,24 +142,131 @@ pub(crate) fn registration_signers(payload: &Payload) -> Vec<Signer> {
 
 /// Who must sign a `contract.amended`: the commissioner, every provider and every investor,
 /// each by its current key.
-pub(crate) fn amendment_signers(state: &ContractState) -> Vec<Signer> {
-    state
+///
+/// # Errors
+/// A [`Refusal`] `party-without-key` if one of them has no current key (the node would refuse
+/// the amendment until a successor is enrolled).
+pub(crate) fn amendment_signers(state: &ContractState) -> anyhow::Result<Vec<Signer>> {
+    let signing_roles = [Role::Commissioner, Role::Provider, Role::Investor];
+    let mut signers = Vec::new();
+    for party in state.parties() {
+        if !signing_roles.contains(&party.role()) {
+            continue;
+        }
+        let Some(key) = party.key() else {
+            return Err(Refusal::new(
+                "party-without-key",
+                "a party must consent",
+                format!(
+                    "{} ({}) has no current key, and every commissioner, provider and investor \
+                     must sign an amendment",
+                    party.name(),
+                    party.role().as_str()
+                ),
+            )
+            .with_hint("enrol a successor key for it first: `ledger enrol-key --help`")
+            .into());
+        };
+        signers.push(Signer {
+            key: *key,
+            name: party.name().to_string(),
+            role: party.role(),
+        });
+    }
+    Ok(signers)
+}
+
+/// Who signs a change of another party's key (`key.revoked`, `key.enrolled`; SPEC.md 6.1
+/// "quorum"): the author and the new key always, and current keys of `needed` of the other
+/// parties (the author among them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Quorum {
+    /// The author and the new key, if any: each must sign.
+    pub(crate) required: Vec<Signer>,
+    /// The current keys of the parties other than the one whose key changes.
+    pub(crate) eligible: Vec<Signer>,
+    /// How many of `eligible` must sign.
+    pub(crate) needed: usize,
+}
+
+impl Quorum {
+    /// Every key that may sign: the required and the eligible.
+    pub(crate) fn allowed(&self) -> Vec<Signer> {
+        let mut all = self.eligible.clone();
+        all.extend(self.required.iter().cloned());
+        all.dedup_by_key(|s| s.key);
+        all
+    }
+
+    /// Of the eligible, how many signed `envelope`.
+    pub(crate) fn signed(&self, envelope: &Envelope) -> usize {
+        self.eligible.len() - missing_signers(&self.eligible, envelope).len()
+    }
+
+    /// Whether `envelope` carries every required signature and enough of the eligible.
+    pub(crate) fn is_met(&self, envelope: &Envelope) -> bool {
+        missing_signers(&self.required, envelope).is_empty() && self.signed(envelope) >= self.needed
+    }
+}
+
+/// The quorum for an event that changes the key of the party holding or having held `party_key`,
+/// authored by `author`, introducing `new`; `None` if no party of the contract held that key.
+pub(crate) fn key_change_quorum(
+    state: &ContractState,
+    author: KeyId,
+    party_key: &KeyId,
+    new: Option<KeyId>,
+) -> Option<Quorum> {
+    let party = state.key(party_key)?.party();
+    let eligible: Vec<Signer> = state
         .parties()
         .iter()
-        .filter(|p| {
-            matches!(
-                p.role(),
-                Role::Commissioner | Role::Provider | Role::Investor
-            )
-        })
-        .filter_map(|p| {
+        .enumerate()
+        .filter(|(index, _)| *index != party)
+        .filter_map(|(_, p)| {
             p.key().map(|key| Signer {
                 key: *key,
                 name: p.name().to_string(),
                 role: p.role(),
             })
         })
-        .collect()
+        .collect();
+    let mut required: Vec<Signer> = eligible
+        .iter()
+        .filter(|s| s.key == author)
+        .cloned()
+        .collect();
+    if let Some(new) = new {
+        let target = &state.parties()[party];
+        required.push(Signer {
+            key: new,
+            name: format!("{} (new key)", target.name()),
+            role: target.role(),
+        });
+    }
+    let others = state.parties().len().saturating_sub(1);
+    Some(Quorum {
+        required,
+        eligible,
+        needed: others / 2 + 1,
+    })
+}
+
+/// The quorum of a `key.revoked` or `key.enrolled` payload against the contract's state;
+/// `None` for another kind, or a key no party held.
+pub(crate) fn quorum_of(state: &ContractState, payload: &Payload) -> Option<Quorum> {
+    match &payload.body {
+        Body::KeyRevoked(b) => key_change_quorum(
+            state,
+            payload.author,
+            &b.key,
+            b.successor.as_ref().map(KeyId::of),
+        ),
+        Body::KeyEnrolled(b) => {
+            key_change_quorum(state, payload.author, &b.party, Some(KeyId::of(&b.new)))
+        }
+        _ => None,
+    }
 }
 
 /// Of `required`, those that have not signed `envelope`.

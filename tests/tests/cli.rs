@@ -642,6 +642,127 @@ fn an_amendment_short_of_signatures_goes_to_a_file_for_the_others() -> Result<()
     Ok(())
 }
 
+/// Issue 9, finding 2: consent belongs to parties. A revocation waits for a quorum (signed in
+/// turn), a party without a key holds amendments back, an enrolment gives it a successor, and
+/// the only verifier's key goes only with a successor.
+#[test]
+fn a_revoked_party_still_consents_through_its_successor_key() -> Result<()> {
+    let world = World::registered("succession")?;
+    world.run(&["key", "new", "investor-b-new"])?.ok()?;
+    world.run(&["key", "new", "verifier-new"])?.ok()?;
+    let old = world.key_id("investor-b")?;
+    let revoke = [
+        "revoke-key",
+        "--contract",
+        "succession",
+        "--revoke",
+        &old,
+        "--reason",
+        "laptop stolen",
+        "--key",
+        "commissioner",
+    ];
+    let written = world.json(&revoke)?.ok()?.line("envelope-file")?;
+    let file = written["path"].as_str().context("path")?.to_owned();
+    ensure!(
+        written["quorum"]["needed"] == 4 && written["quorum"]["signed"] == 1,
+        "{written}"
+    );
+    world.run(&["submit", &file])?.fails(1, "no-quorum")?;
+    world
+        .run(&["sign", &file, "--key", "investor-b"])?
+        .fails(1, "not one of the parties that sign key.revoked")?;
+    let signed = world
+        .json(&[
+            "sign",
+            &file,
+            "--key",
+            "provider",
+            "--key",
+            "verifier",
+            "--key",
+            "intermediary",
+        ])?
+        .ok()?
+        .line("envelope-file")?;
+    ensure!(signed["quorum"]["signed"] == 4, "{signed}");
+    world.json(&["submit", &file])?.ok()?.line("appended")?;
+
+    let amend = |extra: &[&str]| {
+        let mut args = vec![
+            "amend",
+            "--contract",
+            "succession",
+            "--price",
+            "housed-3m=2",
+            "--reason",
+            "the price the commissioner wants",
+            "--key",
+            "commissioner",
+            "--key",
+            "provider",
+            "--key",
+            "investor-a",
+        ];
+        args.extend_from_slice(extra);
+        world.json(&args)
+    };
+    amend(&[])?.fails(1, "party-without-key")?;
+    world
+        .json(&[
+            "enrol-key",
+            "--contract",
+            "succession",
+            "--party",
+            &old,
+            "--new",
+            "investor-b-new",
+            "--reason",
+            "successor key, confirmed in person",
+            "--key",
+            "commissioner",
+            "--key",
+            "provider",
+            "--key",
+            "verifier",
+            "--key",
+            "intermediary",
+        ])?
+        .ok()?
+        .line("appended")?;
+    amend(&["--key", "investor-b-new"])?
+        .ok()?
+        .line("appended")?;
+
+    let verifier = world.key_id("verifier")?;
+    let quorum = [
+        "--key",
+        "commissioner",
+        "--key",
+        "provider",
+        "--key",
+        "intermediary",
+        "--key",
+        "investor-a",
+    ];
+    let mut last = vec![
+        "revoke-key",
+        "--contract",
+        "succession",
+        "--revoke",
+        &verifier,
+        "--reason",
+        "gone",
+    ];
+    last.extend_from_slice(&quorum);
+    world.json(&last)?.fails(1, "last-key-of-role")?;
+    last.extend_from_slice(&["--successor", "verifier-new"]);
+    world.json(&last)?.ok()?.line("appended")?;
+    let audit = world.json(&["audit"])?.ok()?.line("audit")?;
+    ensure!(audit["result"] == "verified", "{audit}");
+    Ok(())
+}
+
 #[test]
 fn the_wrong_role_is_refused_with_the_rule() -> Result<()> {
     let world = World::registered("roles")?;

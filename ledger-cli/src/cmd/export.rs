@@ -171,10 +171,14 @@ fn introduced_keys(envelope: &[u8]) -> Vec<PublicKey> {
     let Ok(envelope) = Envelope::decode(envelope) else {
         return Vec::new();
     };
-    match Payload::decode(envelope.payload()).map(|p| p.body) {
-        Ok(proto::Body::ContractRegistered(body)) => body.parties.iter().map(|p| p.key).collect(),
-        Ok(proto::Body::KeyRotated(body)) => vec![body.new],
-        _ => Vec::new(),
+    match Payload::decode(envelope.payload()) {
+        Ok(payload) => payload
+            .body
+            .introduced_keys()
+            .into_iter()
+            .copied()
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -158,6 +158,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Pay(args) => act::pay(args, &globals),
         Command::Distribute(args) => act::distribute(args, &globals),
         Command::Amend(args) => act::amend(args, &globals),
+        Command::RevokeKey(args) => act::revoke_key(args, &globals),
+        Command::EnrolKey(args) => act::enrol_key(args, &globals),
         Command::Close(args) => act::close(args, &globals),
         Command::Sign(args) => act::sign(args, &globals),
         Command::Submit(args) => act::submit(args, &globals),

@@ -150,7 +150,7 @@ pub(crate) fn amend(args: AmendArgs, globals: &Globals) -> anyhow::Result<Status
         at,
         body,
     )?;
-    let required = plan::amendment_signers(&state);
+    let required = plan::amendment_signers(&state)?;
     co_sign(
         globals,
         &payload,

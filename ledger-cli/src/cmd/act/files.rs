@@ -15,7 +15,7 @@ use super::contract::load_keys;
 use super::send;
 use crate::cmd::{Globals, Refusal, Status};
 use crate::keyfile::KeyFile;
-use crate::plan::{self, Signer};
+use crate::plan::{self, Quorum, Signer};
 
 pub(crate) const SIGN_EXAMPLES: &str = "\
 Examples:
@@ -69,6 +69,33 @@ pub(super) fn co_sign(
     write_envelope(globals, path, &envelope, payload, &missing)
 }
 
+/// Signs with every key held; sends once the quorum is met (and no --out), else writes the
+/// envelope file for the others.
+pub(super) fn co_sign_quorum(
+    globals: &Globals,
+    payload: &Payload,
+    keys: &[KeyFile],
+    quorum: &Quorum,
+    out: Option<&Path>,
+) -> anyhow::Result<Status> {
+    check_signers(keys, &quorum.allowed(), payload.kind())?;
+    let signing: Vec<_> = keys.iter().map(KeyFile::signing).collect();
+    let envelope = plan::seal(payload, &signing)?;
+    if quorum.is_met(&envelope) && out.is_none() {
+        return send(globals, &globals.client()?, &envelope, payload);
+    }
+    let default_path = default_envelope_path(payload);
+    let path = out.unwrap_or(&default_path);
+    let missing = plan::missing_signers(&quorum.required, &envelope);
+    create_envelope_file(path, &envelope)?;
+    let view =
+        EnvelopeFileView::of(path, &envelope, payload, &missing).with_quorum(quorum, &envelope);
+    let mut out = globals.output();
+    out.record("envelope-file", &view, view.human("wrote"))?;
+    out.flush()?;
+    Ok(Status::Success)
+}
+
 /// Refuses a key that is not among the required signers (the node would refuse the extra
 /// signature).
 fn check_signers(keys: &[KeyFile], required: &[Signer], kind: Kind) -> anyhow::Result<()> {
@@ -110,6 +137,19 @@ struct EnvelopeFileView {
     kind: &'static str,
     signatures: usize,
     missing: Vec<MissingView>,
+    /// For `key.revoked` and `key.enrolled`: the quorum and how far it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quorum: Option<QuorumView>,
+}
+
+#[derive(Debug, Serialize)]
+struct QuorumView {
+    /// Other parties' current keys that must sign (the author among them).
+    needed: usize,
+    /// Of those, how many signed.
+    signed: usize,
+    /// The other parties that may still sign.
+    eligible: Vec<MissingView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +157,16 @@ struct MissingView {
     key_id: KeyId,
     name: String,
     role: &'static str,
+}
+
+impl MissingView {
+    fn of(signer: &Signer) -> Self {
+        Self {
+            key_id: signer.key,
+            name: signer.name.clone(),
+            role: signer.role.as_str(),
+        }
+    }
 }
 
 impl EnvelopeFileView {
@@ -128,15 +178,19 @@ impl EnvelopeFileView {
             seq: payload.seq.get(),
             kind: payload.kind().as_str(),
             signatures: envelope.signatures().len(),
-            missing: missing
-                .iter()
-                .map(|s| MissingView {
-                    key_id: s.key,
-                    name: s.name.clone(),
-                    role: s.role.as_str(),
-                })
-                .collect(),
+            missing: missing.iter().map(MissingView::of).collect(),
+            quorum: None,
         }
+    }
+
+    fn with_quorum(mut self, quorum: &Quorum, envelope: &Envelope) -> Self {
+        let unsigned = plan::missing_signers(&quorum.eligible, envelope);
+        self.quorum = Some(QuorumView {
+            needed: quorum.needed,
+            signed: quorum.signed(envelope),
+            eligible: unsigned.iter().map(MissingView::of).collect(),
+        });
+        self
     }
 
     fn human(&self, verb: &str) -> String {
@@ -144,6 +198,23 @@ impl EnvelopeFileView {
             "{verb} {} of {} (seq {}) in {}: {} signature(s)",
             self.kind, self.contract, self.seq, self.path, self.signatures
         );
+        if let Some(quorum) = self.quorum.as_ref().filter(|q| q.signed < q.needed) {
+            text.push_str(&format!(
+                "\nquorum: {} of the other parties' keys signed, {} must; any of these may sign:",
+                quorum.signed, quorum.needed
+            ));
+            for m in &quorum.eligible {
+                text.push_str(&format!("\n  {:<16} {:<40} {}", m.role, m.name, m.key_id));
+            }
+        }
+        let quorum_short = self.quorum.as_ref().is_some_and(|q| q.signed < q.needed);
+        if self.missing.is_empty() && quorum_short {
+            text.push_str(&format!(
+                "\nnext: parties run `ledger sign {} --key THEIR_KEY`, then `ledger submit {}`",
+                self.path, self.path
+            ));
+            return text;
+        }
         if self.missing.is_empty() {
             text.push_str(&format!("\nnext: ledger submit {}", self.path));
             return text;
@@ -168,6 +239,16 @@ pub(super) fn write_envelope(
     payload: &Payload,
     missing: &[Signer],
 ) -> anyhow::Result<Status> {
+    create_envelope_file(path, envelope)?;
+    let view = EnvelopeFileView::of(path, envelope, payload, missing);
+    let mut out = globals.output();
+    out.record("envelope-file", &view, view.human("wrote"))?;
+    out.flush()?;
+    Ok(Status::Success)
+}
+
+/// Writes a new envelope file, never over an existing one.
+fn create_envelope_file(path: &Path, envelope: &Envelope) -> anyhow::Result<()> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -180,12 +261,7 @@ pub(super) fn write_envelope(
         })?;
     file.write_all(&envelope_file_bytes(envelope))
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write envelope file {}", path.display()))?;
-    let view = EnvelopeFileView::of(path, envelope, payload, missing);
-    let mut out = globals.output();
-    out.record("envelope-file", &view, view.human("wrote"))?;
-    out.flush()?;
-    Ok(Status::Success)
+        .with_context(|| format!("cannot write envelope file {}", path.display()))
 }
 
 fn envelope_file_bytes(envelope: &Envelope) -> Vec<u8> {
@@ -212,7 +288,14 @@ fn read_envelope(path: &Path) -> anyhow::Result<(Envelope, Payload)> {
 pub(crate) fn sign(args: SignArgs, globals: &Globals) -> anyhow::Result<Status> {
     let (mut envelope, payload) = read_envelope(&args.file)?;
     let keys = load_keys(&args.key, globals)?;
-    let required = plan::registration_signers(&payload);
+    let quorum = quorum_of(globals, &payload)?;
+    let required = match &quorum {
+        Some(quorum) => {
+            check_signers(&keys, &quorum.allowed(), payload.kind())?;
+            quorum.required.clone()
+        }
+        None => plan::registration_signers(&payload),
+    };
     if payload.kind() == Kind::ContractRegistered {
         check_signers(&keys, &required, payload.kind())?;
     }
@@ -221,7 +304,10 @@ pub(crate) fn sign(args: SignArgs, globals: &Globals) -> anyhow::Result<Status> 
     }
     replace_file(&args.file, &envelope_file_bytes(&envelope))?;
     let missing = plan::missing_signers(&required, &envelope);
-    let view = EnvelopeFileView::of(&args.file, &envelope, &payload, &missing);
+    let mut view = EnvelopeFileView::of(&args.file, &envelope, &payload, &missing);
+    if let Some(quorum) = &quorum {
+        view = view.with_quorum(quorum, &envelope);
+    }
     let mut out = globals.output();
     out.record("envelope-file", &view, view.human("signed"))?;
     if payload.kind() == Kind::ContractAmended {
@@ -229,6 +315,19 @@ pub(crate) fn sign(args: SignArgs, globals: &Globals) -> anyhow::Result<Status> 
     }
     out.flush()?;
     Ok(Status::Success)
+}
+
+/// For a `key.revoked` or `key.enrolled` file, the quorum it needs, from the node's state of the
+/// contract.
+fn quorum_of(globals: &Globals, payload: &Payload) -> anyhow::Result<Option<Quorum>> {
+    if !matches!(payload.kind(), Kind::KeyRevoked | Kind::KeyEnrolled) {
+        return Ok(None);
+    }
+    let state = globals
+        .client()?
+        .contract(&payload.contract)
+        .with_context(|| format!("cannot read contract {}", payload.contract))?;
+    Ok(plan::quorum_of(&state, payload))
 }
 
 /// Replaces a file atomically: write a sibling, flush, rename over.

@@ -5,11 +5,13 @@
 //! - [`claims`]: claim, verify-claim, reject-claim, dispute, resolve, feedback;
 //! - [`money`]: pay (amounts from the rate card), distribute;
 //! - [`contract`]: contract register, amend, close;
+//! - [`keys`]: revoke-key, enrol-key (another party's key, with a quorum);
 //! - [`files`]: envelope files, sign and submit.
 
 mod claims;
 mod contract;
 mod files;
+mod keys;
 mod money;
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ pub(crate) use self::contract::{
 };
 use self::files::write_envelope;
 pub(crate) use self::files::{sign, submit, SignArgs, SubmitArgs, SIGN_EXAMPLES, SUBMIT_EXAMPLES};
+pub(crate) use self::keys::{
+    enrol_key, revoke_key, EnrolKeyArgs, RevokeKeyArgs, ENROL_KEY_EXAMPLES, REVOKE_KEY_EXAMPLES,
+};
 pub(crate) use self::money::{
     distribute, pay, DistributeArgs, PayArgs, DISTRIBUTE_EXAMPLES, PAY_EXAMPLES,
 };

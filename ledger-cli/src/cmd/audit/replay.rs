@@ -23,7 +23,7 @@ use indicatif::ProgressBar;
 use ledger_core::merkle::{self, Frontier, Hash, Node};
 use ledger_core::signing::KeyCache;
 use ledger_core::{Event, KeyDirectory, Ledger, SignatureVerdicts, Verdict};
-use proto::{Body, PublicKey};
+use proto::PublicKey;
 use serde_json::value::RawValue;
 
 use super::finding::{Check, Finding, Stop};
@@ -427,11 +427,12 @@ fn decode(index: u64, bytes: &[u8]) -> Result<(Event, Hash), Finding> {
     Ok((event, merkle::leaf_hash(bytes)))
 }
 
-/// The public keys an event introduces: a registration's parties, a rotation's new key.
+/// The public keys an event introduces ([`proto::Body::introduced_keys`]).
 pub(crate) fn introduced_keys(event: &Event) -> Vec<PublicKey> {
-    match event.body() {
-        Body::ContractRegistered(body) => body.parties.iter().map(|p| p.key).collect(),
-        Body::KeyRotated(body) => vec![body.new],
-        _ => Vec::new(),
-    }
+    event
+        .body()
+        .introduced_keys()
+        .into_iter()
+        .copied()
+        .collect()
 }

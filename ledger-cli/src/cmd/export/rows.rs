@@ -246,7 +246,21 @@ fn describe(row: &mut EventRow, event: &Event, state: &ContractState) {
             row.detail = format!("new prices: {}", prices.join(", "));
         }
         Body::KeyRotated(b) => row.detail = format!("new key {}", KeyId::of(&b.new)),
-        Body::KeyRevoked(b) => row.detail = format!("revoked key {}", b.key),
+        Body::KeyRevoked(b) => {
+            row.detail = match &b.successor {
+                Some(successor) => {
+                    format!("revoked key {}, successor {}", b.key, KeyId::of(successor))
+                }
+                None => format!("revoked key {}", b.key),
+            }
+        }
+        Body::KeyEnrolled(b) => {
+            row.detail = format!(
+                "successor key {} for the party of {}",
+                KeyId::of(&b.new),
+                b.party
+            )
+        }
         Body::ClaimSubmitted(b) => {
             (row.outcome, row.quantity, row.claim) = (
                 Some(b.outcome.clone()),

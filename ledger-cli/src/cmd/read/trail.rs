@@ -187,7 +187,21 @@ fn describe(body: &Body, row: &mut TrailRow) {
             format!("new prices {}: {}", prices.join(", "), b.reason)
         }
         Body::KeyRotated(b) => format!("key {} replaced", short(b.old)),
-        Body::KeyRevoked(b) => format!("key {} revoked: {}", short(b.key), b.reason),
+        Body::KeyRevoked(b) => match &b.successor {
+            Some(successor) => format!(
+                "key {} revoked, successor {}: {}",
+                short(b.key),
+                short(KeyId::of(successor)),
+                b.reason
+            ),
+            None => format!("key {} revoked: {}", short(b.key), b.reason),
+        },
+        Body::KeyEnrolled(b) => format!(
+            "successor key {} enrolled for the party of {}: {}",
+            short(KeyId::of(&b.new)),
+            short(b.party),
+            b.reason
+        ),
         Body::ContractClosed(b) => format!("closed: {}", b.reason),
         Body::PaymentMade(b) => {
             row.amount = Some(b.total.get());
