@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::crash::Process;
-use super::faulty_store::{Fault, Faults};
+use super::faulty_store::{Fault, Faults, Target};
 use super::invariants::{self, Expected};
 use super::workload::{self, event_id, Expect, Planned, Workload};
 use super::{StepCounter, Summary, Violation};
@@ -82,7 +82,12 @@ impl Sim {
         let fault =
             (self.rng.gen_range(0..5u32) == 0).then(|| FAULTS[self.rng.gen_range(0..FAULTS.len())]);
         if let Some(fault) = fault {
-            self.faults()?.arm(fault);
+            let target = if (80..=91).contains(&roll) {
+                Target::CheckpointOnly
+            } else {
+                Target::Group
+            };
+            self.faults()?.arm(fault, target);
         }
         let action = match roll {
             0..=79 => "append",
