@@ -74,8 +74,24 @@ async fn open(dir: &tempfile::TempDir, interval_ms: u64) -> Result<(Node, Arc<Fa
     })
     .await
     .map_err(|e| format!("the node does not open after the restart: {e:#}"))?;
+    settle_checkpoint(&node).await?;
     faults
         .durable_now(node.store_for_test())
         .map_err(|e| format!("the disk after open: {e}"))?;
     Ok((node, faults))
+}
+
+/// Waits (yielding, never sleeping) until a node opened on a log past its latest checkpoint
+/// has signed the checkpoint it owes at once: otherwise that write, on the writer's timer,
+/// could meet the fault the next step arms before the writer reads the step's request.
+async fn settle_checkpoint(node: &Node) -> Result<(), String> {
+    let size = node.info().log_size;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while size > 0 && node.latest_checkpoint().map(|c| c.size) != Some(size) {
+        if std::time::Instant::now() > deadline {
+            return Err("the reopened node did not sign its checkpoint in 30 s".into());
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(())
 }

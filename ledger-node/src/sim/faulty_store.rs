@@ -50,9 +50,34 @@ impl Fault {
     }
 }
 
+/// Which writes an armed fault waits for. The writer also writes a checkpoint on its own
+/// timer, and a paused clock can still move while a blocking task ends, so a fault is aimed
+/// at the kind of write the step makes, never at whichever write comes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Target {
+    /// A commit group of events or stream messages.
+    Group,
+    /// A write of a checkpoint (or projections) alone.
+    CheckpointOnly,
+}
+
+impl Target {
+    fn of(group: &CommitGroup) -> Self {
+        let alone =
+            group.events.is_empty() && group.stream_position.is_none() && group.refusals.is_empty();
+        if alone {
+            Target::CheckpointOnly
+        } else {
+            Target::Group
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    armed: Option<Fault>,
+    armed: Option<(Fault, Target)>,
+    /// The fault of the write between its commit and its flush.
+    current: Option<Fault>,
     fired: Option<Fault>,
     dead: bool,
     image: Option<tempfile::TempDir>,
@@ -78,15 +103,16 @@ impl Faults {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next commit group written meets `fault`.
-    pub(super) fn arm(&self, fault: Fault) {
-        self.state().armed = Some(fault);
+    /// The next write of kind `target` meets `fault`.
+    pub(super) fn arm(&self, fault: Fault, target: Target) {
+        self.state().armed = Some((fault, target));
     }
 
     /// Disarms an unused fault; returns the fault that fired since it was armed, if any.
     pub(super) fn settle(&self) -> Option<Fault> {
         let mut state = self.state();
         state.armed = None;
+        state.current = None;
         state.fired.take()
     }
 
@@ -180,14 +206,19 @@ impl Durable for FaultyStore {
         if state.dead {
             return Err(injected("the node is dead"));
         }
-        match state.armed {
-            Some(fault @ Fault::FailCommit) => {
+        let fault = match state.armed {
+            Some((fault, target)) if target == Target::of(group) => {
                 state.armed = None;
+                Some(fault)
+            }
+            _ => None,
+        };
+        match fault {
+            Some(fault @ Fault::FailCommit) => {
                 state.fired = Some(fault);
                 Err(injected("the write failed"))
             }
             Some(fault @ Fault::CrashBeforeCommit) => {
-                state.armed = None;
                 let image = self.faults.snapshot(&self.store)?;
                 self.crash(&mut state, fault, image);
                 Err(injected("crashed before the write"))
@@ -196,9 +227,13 @@ impl Durable for FaultyStore {
                 // The disk as it is before the group: what a crash before any flush leaves.
                 let image = self.faults.snapshot(&self.store)?;
                 state.image = Some(image);
+                state.current = fault;
                 self.store.commit(group)
             }
-            _ => self.store.commit(group),
+            other => {
+                state.current = other;
+                self.store.commit(group)
+            }
         }
     }
 
@@ -207,7 +242,7 @@ impl Durable for FaultyStore {
         if state.dead {
             return Err(injected("the node is dead"));
         }
-        let armed = state.armed.take();
+        let armed = state.current.take();
         match armed {
             Some(fault @ Fault::FailFlush) => {
                 state.fired = Some(fault);
@@ -231,11 +266,7 @@ impl Durable for FaultyStore {
                 self.crash(&mut state, fault, image);
                 Ok(())
             }
-            Some(other) => {
-                state.armed = Some(other);
-                self.flushed(&mut state)
-            }
-            None => self.flushed(&mut state),
+            Some(_) | None => self.flushed(&mut state),
         }
     }
 }

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::oneshot;
 
 use super::crash::Process;
-use super::faulty_store::Fault;
+use super::faulty_store::{Fault, Target};
 use super::invariants::{self, Expected};
 use super::stream;
 use super::workload::{self, Expect, Workload};
@@ -226,7 +226,7 @@ async fn session(
         let last = batch.last().map_or(0, |m| m.sequence);
         let faults = Arc::clone(&replica.process()?.faults);
         if rng.gen_range(0..5u32) == 0 {
-            faults.arm(FAULTS[rng.gen_range(0..FAULTS.len())]);
+            faults.arm(FAULTS[rng.gen_range(0..FAULTS.len())], Target::Group);
         }
         let answered = replica.apply(batch).await?;
         let fired = faults.settle();

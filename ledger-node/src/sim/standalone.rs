@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::crash::Process;
-use super::faulty_store::{Fault, Faults};
+use super::faulty_store::{Fault, Faults, Target};
 use super::invariants::{self, Expected};
 use super::workload::{self, event_id, Expect, Planned, Workload};
 use super::{StepCounter, Summary, Violation};
@@ -82,12 +82,24 @@ impl Sim {
         let fault =
             (self.rng.gen_range(0..5u32) == 0).then(|| FAULTS[self.rng.gen_range(0..FAULTS.len())]);
         if let Some(fault) = fault {
-            self.faults()?.arm(fault);
+            let target = if (80..=91).contains(&roll) {
+                Target::CheckpointOnly
+            } else {
+                Target::Group
+            };
+            self.faults()?.arm(fault, target);
         }
+        let action = match roll {
+            0..=79 => "append",
+            80..=91 => "tick",
+            92..=95 => "kill",
+            _ => "restart",
+        };
+        let context = |e: String| format!("{action}, {fault:?} armed: {e}");
         let pending = match roll {
-            0..=79 => self.append().await?,
+            0..=79 => self.append().await.map_err(context)?,
             80..=91 => {
-                self.tick().await?;
+                self.tick().await.map_err(context)?;
                 Vec::new()
             }
             92..=95 => {
@@ -104,8 +116,8 @@ impl Sim {
             Some(fired) => {
                 self.summary.faults += 1;
                 self.summary.crashes += u64::from(fired.is_crash());
-                self.restart(Some(fired)).await?;
-                self.reconcile(&pending, fired)
+                self.restart(Some(fired)).await.map_err(context)?;
+                self.reconcile(&pending, fired).map_err(context)
             }
             None if pending.is_empty() => Ok(()),
             None => Err(format!(
@@ -121,8 +133,18 @@ impl Sim {
         let request = self
             .workload
             .request(&mut self.rng, REQUEST_EVENTS_MAX, &self.expected.log);
-        let envelopes = request.iter().map(|p| p.bytes.clone()).collect();
-        let answers = self.process()?.node.append(envelopes).await;
+        let mut envelopes: Vec<Vec<u8>> = request.iter().map(|p| p.bytes.clone()).collect();
+        let node = self.process()?.node.clone();
+        let answers = if envelopes.len() >= 2 && self.rng.gen_bool(0.3) {
+            // Two callers at once: both requests are queued before the writer runs (one
+            // thread), so they form one commit group.
+            let second = envelopes.split_off(self.rng.gen_range(1..envelopes.len()));
+            let (mut first, second) = tokio::join!(node.append(envelopes), node.append(second));
+            first.extend(second);
+            first
+        } else {
+            node.append(envelopes).await
+        };
         let mut pending = Vec::new();
         for (planned, answer) in request.into_iter().zip(answers) {
             match (planned.expect, answer) {
