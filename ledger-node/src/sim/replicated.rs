@@ -142,6 +142,7 @@ impl Replica {
         let (reply, answer) = oneshot::channel();
         let request = StreamRequest {
             messages: batch,
+            rebase: None,
             outcomes: Arc::new(Outcomes::default()),
             reply,
         };
