@@ -108,9 +108,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}").context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
     }
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(stop_signal())
-        .await;
+    let served = ledger_node::http::serve(listener, router, config.serving(), stop_signal()).await;
     // In-flight requests have been answered; finish queued appends, checkpoint, flush.
     node.shutdown().await;
     tracing::info!("stopped");
