@@ -272,8 +272,8 @@ fn trail(limits: &Limits) -> Value {
             query("role", "Role of the author.", json!({"enum": ["commissioner", "provider", "investor", "intermediary", "verifier", "beneficiary_rep"]})),
             query("kind", "Event kind.", json!({"enum": proto::Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()})),
             query("outcome", "Outcome id the event is about.", json!({"$ref": "#/components/schemas/ContractId"})),
-            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
-            query("until", "Events with `at` before this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
+            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", instant_schema()),
+            query("until", "Events with `at` before this RFC 3339 UTC instant.", instant_schema()),
             query("cursor", "`next_cursor` of the previous page (a global index).", u64_schema()),
             limit_param(limits)
         ],
@@ -308,9 +308,9 @@ fn schemas(limits: &Limits) -> Value {
             "required": ["payload", "payloadType", "signatures"],
             "additionalProperties": false,
             "properties": {
-                "payload": {"type": "string", "contentEncoding": "base64", "maxLength": limits.payload_bytes_max()},
+                "payload": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN, "maxLength": limits.payload_bytes_max()},
                 "payloadType": {"const": "application/vnd.outcome-ledger.event.v1+json"},
-                "signatures": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["keyid", "sig"], "additionalProperties": false, "properties": {"keyid": {"$ref": "#/components/schemas/Hex32"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
+                "signatures": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["keyid", "sig"], "additionalProperties": false, "properties": {"keyid": {"$ref": "#/components/schemas/Hex32"}, "sig": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN}}}}
             }
         },
         "Appended": appended_schema(),
@@ -359,6 +359,15 @@ fn schemas(limits: &Limits) -> Value {
         "Problem": problem_schema()
     })
 }
+
+/// An RFC 3339 instant in UTC, as `proto::Timestamp` parses it (upper-case `T` and `Z`, at
+/// most nine digits of fraction).
+fn instant_schema() -> Value {
+    json!({"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$"})
+}
+
+/// Standard base64 with padding, as the envelope decoder takes it.
+const BASE64_PATTERN: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
 
 fn hash_list() -> Value {
     json!({"type": "array", "items": {"$ref": "#/components/schemas/Hex32"}})
