@@ -492,10 +492,18 @@ pub(crate) struct ContractLine {
     pub(crate) id: ContractId,
 }
 
+/// A page of `GET /v1/contracts`.
 #[derive(Deserialize)]
 struct ContractList {
     contracts: Vec<ContractLine>,
+    /// Where the next page starts (absent from nodes that answered the whole list at once).
+    #[serde(default)]
+    next_cursor: Option<ContractId>,
 }
+
+/// Most pages of the contract list the client follows: a node that keeps answering a next
+/// cursor past this many pages is broken, not large.
+const CONTRACT_PAGES_MAX: usize = 1_000_000;
 
 /// The log, contract list and consistency proofs, for export and audit.
 impl Client {
@@ -512,14 +520,43 @@ impl Client {
         }
     }
 
-    /// Every contract the node holds.
+    /// Every contract the node holds, following the pages of the list.
     ///
     /// # Errors
-    /// A [`ClientError`].
+    /// A [`ClientError`], also when a page does not continue after the previous one.
     pub(crate) fn contracts(&self) -> anyhow::Result<Vec<ContractLine>> {
-        Ok(self
-            .get_json::<ContractList>("/v1/contracts", &[])?
-            .contracts)
+        let mut all: Vec<ContractLine> = Vec::new();
+        let mut cursor: Option<ContractId> = None;
+        for _ in 0..CONTRACT_PAGES_MAX {
+            let page: ContractList = match &cursor {
+                Some(after) => self.get_json("/v1/contracts", &[("cursor", after.as_str())])?,
+                None => self.get_json("/v1/contracts", &[])?,
+            };
+            let last = all.last().map(|line| line.id.clone());
+            if let (Some(last), Some(first)) = (&last, page.contracts.first()) {
+                if first.id <= *last {
+                    return Err(protocol(
+                        "/v1/contracts",
+                        "a page of contracts that does not continue after the previous one",
+                    ));
+                }
+            }
+            all.extend(page.contracts);
+            match page.next_cursor {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                Some(_) => {
+                    return Err(protocol(
+                        "/v1/contracts",
+                        "a next cursor that does not advance",
+                    ))
+                }
+                None => return Ok(all),
+            }
+        }
+        Err(protocol(
+            "/v1/contracts",
+            "more pages of contracts than any node holds",
+        ))
     }
 
     /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves.

@@ -40,6 +40,19 @@ const KEY_FAILED_VERIFICATIONS_MAX_DEFAULT: u32 = 1_024;
 const FAILED_VERIFICATIONS_PERIOD_MS_DEFAULT: u64 = 60_000;
 const CONTRACT_BYTES_PER_PERIOD_DEFAULT: u64 = 256 * 1024 * 1024;
 const CONTRACT_QUOTA_PERIOD_MS_DEFAULT: u64 = 3_600_000;
+const PAGE_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
+const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+const IDLE_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+const CONNECTIONS_MAX_DEFAULT: usize = 512;
+const BODIES_IN_FLIGHT_MAX_DEFAULT: usize = 16;
+const HEADER_BYTES_MAX_DEFAULT: usize = 32 * 1024;
+const HEADERS_MAX_DEFAULT: usize = 100;
+/// The longest any HTTP timeout may be configured: one hour.
+const TIMEOUT_MS_MAX: u64 = 3_600_000;
+/// The largest request head a node may be configured to take (hyper's read buffer is sized
+/// from it, see `http::serve`).
+pub const HEADER_BYTES_MAX_MAX: usize = 1024 * 1024;
 /// Default bound of the store's page cache: 64 MiB. With sled's own default (1 GiB) a node
 /// of 10^6 events grew past 2 GiB of memory (BENCHMARKS.md, "Node at 10^6 events").
 pub const CACHE_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -188,6 +201,37 @@ pub struct Settings {
         default_missing_value = "true"
     )]
     pub nats_tls_required: Option<bool>,
+    /// Most bytes of events (their JSON) in one page of a list; a page holds at least one
+    /// item, and stops before it would exceed this [default: 1048576].
+    #[arg(long, env = "LEDGER_PAGE_BYTES_MAX", value_name = "BYTES")]
+    pub page_bytes_max: Option<usize>,
+    /// Time a client has to send a whole request head (request line and headers) once it has
+    /// sent its first byte, in milliseconds [default: 10000].
+    #[arg(long, env = "LEDGER_HEADER_READ_TIMEOUT_MS", value_name = "MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Time a client has to send a whole request body, in milliseconds; a 408 problem after
+    /// it [default: 30000].
+    #[arg(long, env = "LEDGER_BODY_READ_TIMEOUT_MS", value_name = "MS")]
+    pub body_read_timeout_ms: Option<u64>,
+    /// A connection with no request in progress and no byte read or written for this long is
+    /// closed, in milliseconds (also a response its client stopped reading) [default: 60000].
+    #[arg(long, env = "LEDGER_IDLE_TIMEOUT_MS", value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Most open HTTP connections; further ones wait in the listen backlog until one closes
+    /// [default: 512].
+    #[arg(long, env = "LEDGER_CONNECTIONS_MAX", value_name = "N")]
+    pub connections_max: Option<usize>,
+    /// Most request bodies read or held at once; a write beyond it is refused at once with a
+    /// 503 problem and Retry-After [default: 16].
+    #[arg(long, env = "LEDGER_BODIES_IN_FLIGHT_MAX", value_name = "N")]
+    pub bodies_in_flight_max: Option<usize>,
+    /// Largest request head (request line and headers), in bytes; a 431 problem above it
+    /// [default: 32768].
+    #[arg(long, env = "LEDGER_HEADER_BYTES_MAX", value_name = "BYTES")]
+    pub header_bytes_max: Option<usize>,
+    /// Most header fields in one request; a 431 problem above it [default: 100].
+    #[arg(long, env = "LEDGER_HEADERS_MAX", value_name = "N")]
+    pub headers_max: Option<usize>,
 }
 
 impl Settings {
@@ -269,6 +313,16 @@ impl Settings {
             nats_tls_cert: self.nats_tls_cert.or(fallback.nats_tls_cert),
             nats_tls_key: self.nats_tls_key.or(fallback.nats_tls_key),
             nats_tls_required: self.nats_tls_required.or(fallback.nats_tls_required),
+            page_bytes_max: self.page_bytes_max.or(fallback.page_bytes_max),
+            header_read_timeout_ms: self
+                .header_read_timeout_ms
+                .or(fallback.header_read_timeout_ms),
+            body_read_timeout_ms: self.body_read_timeout_ms.or(fallback.body_read_timeout_ms),
+            idle_timeout_ms: self.idle_timeout_ms.or(fallback.idle_timeout_ms),
+            connections_max: self.connections_max.or(fallback.connections_max),
+            bodies_in_flight_max: self.bodies_in_flight_max.or(fallback.bodies_in_flight_max),
+            header_bytes_max: self.header_bytes_max.or(fallback.header_bytes_max),
+            headers_max: self.headers_max.or(fallback.headers_max),
         }
     }
 }
@@ -370,6 +424,17 @@ impl Rates {
     pub fn contract_quota_period_ms(&self) -> u64 {
         self.contract_quota_period_ms
     }
+    http: HttpLimits,
+}
+
+/// The HTTP layer's own bounds on a request (see [`Limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HttpLimits {
+    page_bytes_max: usize,
+    body_read_timeout_ms: u64,
+    bodies_in_flight_max: usize,
+    header_bytes_max: usize,
+    headers_max: usize,
 }
 
 impl Limits {
@@ -404,6 +469,53 @@ impl Limits {
     /// Rate limits and quotas on writes.
     pub fn rates(&self) -> Rates {
         self.rates
+    /// Most bytes of items in one page of a list (a page holds at least one item).
+    pub fn page_bytes_max(&self) -> usize {
+        self.http.page_bytes_max
+    }
+    /// Time a client has to send a whole request body, in milliseconds.
+    pub fn body_read_timeout_ms(&self) -> u64 {
+        self.http.body_read_timeout_ms
+    }
+    /// Most request bodies read or held at once.
+    pub fn bodies_in_flight_max(&self) -> usize {
+        self.http.bodies_in_flight_max
+    }
+    /// Largest request head, in bytes.
+    pub fn header_bytes_max(&self) -> usize {
+        self.http.header_bytes_max
+    }
+    /// Most header fields in one request.
+    pub fn headers_max(&self) -> usize {
+        self.http.headers_max
+    }
+}
+
+/// How the HTTP server treats connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Serving {
+    header_read_timeout_ms: u64,
+    idle_timeout_ms: u64,
+    connections_max: usize,
+    header_bytes_max: usize,
+}
+
+impl Serving {
+    /// Time a client has to send a whole request head once it sent its first byte, in ms.
+    pub fn header_read_timeout_ms(&self) -> u64 {
+        self.header_read_timeout_ms
+    }
+    /// A connection with no request in progress and no traffic for this long is closed, in ms.
+    pub fn idle_timeout_ms(&self) -> u64 {
+        self.idle_timeout_ms
+    }
+    /// Most open connections.
+    pub fn connections_max(&self) -> usize {
+        self.connections_max
+    }
+    /// Largest request head the node answers itself (with a 431 problem above it), in bytes.
+    pub fn header_bytes_max(&self) -> usize {
+        self.header_bytes_max
     }
 }
 
@@ -435,6 +547,7 @@ pub struct Config {
     snapshot_interval_events: u64,
     group_commit: GroupCommit,
     limits: Limits,
+    serving: Serving,
     cache_bytes_max: u64,
     replication: Option<ReplicationConfig>,
     force_origin: bool,
@@ -498,6 +611,7 @@ impl Config {
                 SIGNATURES_PER_REQUEST_MAX_DEFAULT,
             )?,
             rates: rates(&settings)?,
+            http: http_limits(&settings)?,
         };
         if limits.page_size_default > limits.page_size_max {
             return Err(invalid(
@@ -522,6 +636,7 @@ impl Config {
             .checkpoint_interval_ms
             .unwrap_or(CHECKPOINT_INTERVAL_MS_DEFAULT);
         let replication = replication(&settings)?;
+        let serving = serving(&settings, limits)?;
         // The nodes of a ledger cosign one checkpoint body, so they share its origin.
         let origin = settings
             .origin
@@ -548,6 +663,7 @@ impl Config {
                 .unwrap_or(SNAPSHOT_INTERVAL_EVENTS_DEFAULT),
             group_commit,
             limits,
+            serving,
             cache_bytes_max: cache_bytes_max(settings.cache_bytes_max)?,
             replication,
             force_origin: settings.force_origin,
@@ -596,6 +712,10 @@ impl Config {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+    /// How the HTTP server treats connections.
+    pub fn serving(&self) -> Serving {
+        self.serving
+    }
     /// Most bytes the store keeps in its page cache.
     pub fn cache_bytes_max(&self) -> u64 {
         self.cache_bytes_max
@@ -616,6 +736,73 @@ fn shutdown_timeout_ms(value: Option<u64>) -> Result<u64, ConfigError> {
         None => Ok(SHUTDOWN_TIMEOUT_MS_DEFAULT),
         Some(0) => Err(invalid("shutdown_timeout_ms", 0, "at least 1")),
         Some(ms) => Ok(ms),
+    }
+}
+
+/// The HTTP layer's bounds on one request.
+fn http_limits(settings: &Settings) -> Result<HttpLimits, ConfigError> {
+    let page_bytes_max = positive(
+        "page_bytes_max",
+        settings.page_bytes_max,
+        PAGE_BYTES_MAX_DEFAULT,
+    )?;
+    let header_bytes_max = positive(
+        "header_bytes_max",
+        settings.header_bytes_max,
+        HEADER_BYTES_MAX_DEFAULT,
+    )?;
+    if !(1024..=HEADER_BYTES_MAX_MAX).contains(&header_bytes_max) {
+        return Err(invalid(
+            "header_bytes_max",
+            header_bytes_max,
+            "between 1024 and 1048576",
+        ));
+    }
+    Ok(HttpLimits {
+        page_bytes_max,
+        body_read_timeout_ms: timeout_ms(
+            "body_read_timeout_ms",
+            settings.body_read_timeout_ms,
+            BODY_READ_TIMEOUT_MS_DEFAULT,
+        )?,
+        bodies_in_flight_max: positive(
+            "bodies_in_flight_max",
+            settings.bodies_in_flight_max,
+            BODIES_IN_FLIGHT_MAX_DEFAULT,
+        )?,
+        header_bytes_max,
+        headers_max: positive("headers_max", settings.headers_max, HEADERS_MAX_DEFAULT)?,
+    })
+}
+
+/// The connection settings of the HTTP server.
+fn serving(settings: &Settings, limits: Limits) -> Result<Serving, ConfigError> {
+    Ok(Serving {
+        header_read_timeout_ms: timeout_ms(
+            "header_read_timeout_ms",
+            settings.header_read_timeout_ms,
+            HEADER_READ_TIMEOUT_MS_DEFAULT,
+        )?,
+        idle_timeout_ms: timeout_ms(
+            "idle_timeout_ms",
+            settings.idle_timeout_ms,
+            IDLE_TIMEOUT_MS_DEFAULT,
+        )?,
+        connections_max: positive(
+            "connections_max",
+            settings.connections_max,
+            CONNECTIONS_MAX_DEFAULT,
+        )?,
+        header_bytes_max: limits.header_bytes_max(),
+    })
+}
+
+/// A timeout between 1 ms and an hour.
+fn timeout_ms(name: &'static str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(ms) if (1..=TIMEOUT_MS_MAX).contains(&ms) => Ok(ms),
+        Some(ms) => Err(invalid(name, ms, "between 1 and 3600000 (one hour)")),
     }
 }
 
@@ -800,6 +987,53 @@ mod tests {
                 .starts_with("setting shutdown_timeout_ms = 0"),
             "{error}"
         );
+        let serving = config.serving();
+        assert_eq!(
+            (
+                serving.header_read_timeout_ms(),
+                serving.idle_timeout_ms(),
+                serving.connections_max()
+            ),
+            (10_000, 60_000, 512)
+        );
+        let limits = config.limits();
+        assert_eq!(
+            (
+                limits.page_bytes_max(),
+                limits.body_read_timeout_ms(),
+                limits.bodies_in_flight_max(),
+                limits.header_bytes_max(),
+                limits.headers_max()
+            ),
+            (1 << 20, 30_000, 16, 32 * 1024, 100)
+        );
+    }
+
+    #[test]
+    fn http_bounds_come_from_toml_and_are_checked() {
+        let file: Settings = toml::from_str(
+            "idle_timeout_ms = 250\nconnections_max = 8\npage_bytes_max = 4096\n\
+             bodies_in_flight_max = 2\nheader_read_timeout_ms = 300\nbody_read_timeout_ms = 400",
+        )
+        .unwrap();
+        let config = Config::resolve(file).unwrap();
+        assert_eq!(config.serving().idle_timeout_ms(), 250);
+        assert_eq!(config.serving().header_read_timeout_ms(), 300);
+        assert_eq!(config.serving().connections_max(), 8);
+        assert_eq!(config.limits().page_bytes_max(), 4096);
+        assert_eq!(config.limits().bodies_in_flight_max(), 2);
+        assert_eq!(config.limits().body_read_timeout_ms(), 400);
+        for bad in [
+            "idle_timeout_ms = 0",
+            "header_read_timeout_ms = 3600001",
+            "connections_max = 0",
+            "header_bytes_max = 100",
+            "page_bytes_max = 0",
+        ] {
+            let settings: Settings = toml::from_str(bad).unwrap();
+            let error = Config::resolve(settings).unwrap_err();
+            assert_eq!(error.code(), "config-invalid", "{bad}");
+        }
     }
 
     #[test]

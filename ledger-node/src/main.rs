@@ -117,14 +117,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stdout.flush().context("writing to stdout")?;
     }
     let bound = Duration::from_millis(config.shutdown_timeout_ms());
-    // The peer address reaches the handlers (the rate limits key clients by it).
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            arm_shutdown_deadline(bound);
-        })
-        .await;
+    let stop = async move {
+        stop_signal().await;
+        arm_shutdown_deadline(bound);
+    };
+    let served = ledger_node::http::serve(listener, router, config.serving(), stop).await;
     // Also when serving failed: from here on the process ends within the bound.
     arm_shutdown_deadline(bound);
     // In-flight requests have been answered; finish queued appends, checkpoint, flush.

@@ -46,6 +46,9 @@ struct Inner {
     writer_state: Arc<WriterState>,
     /// Set when [`Node::shutdown`] begins.
     stopping: AtomicBool,
+    /// Contract summaries built by [`Node::contracts`] (tests count what a request reads).
+    #[cfg(test)]
+    listed: std::sync::atomic::AtomicUsize,
 }
 
 /// What readers see: the state after the last flushed commit group.
@@ -322,6 +325,16 @@ pub struct ContractSummary {
     pub closed: bool,
 }
 
+fn summary(state: &ContractState) -> ContractSummary {
+    ContractSummary {
+        id: state.id().clone(),
+        title: state.title().as_str().to_owned(),
+        events: state.events(),
+        head: state.head().id,
+        closed: state.closed().is_some(),
+    }
+}
+
 /// What a trail query selects. Every `Some` must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrailFilter {
@@ -410,6 +423,8 @@ impl Node {
             replication,
             writer_state,
             stopping: AtomicBool::new(false),
+            #[cfg(test)]
+            listed: std::sync::atomic::AtomicUsize::new(0),
         };
         Node {
             inner: Arc::new(inner),
@@ -493,16 +508,45 @@ impl Node {
     /// Every contract, by id.
     pub fn contracts(&self) -> Vec<ContractSummary> {
         let view = self.inner.view.get();
+        #[cfg(test)]
+        self.inner
+            .listed
+            .fetch_add(view.contracts.len(), std::sync::atomic::Ordering::Relaxed);
         view.contracts
             .values()
-            .map(|state| ContractSummary {
-                id: state.id().clone(),
-                title: state.title().as_str().to_owned(),
-                events: state.events(),
-                head: state.head().id,
-                closed: state.closed().is_some(),
-            })
+            .map(|state| summary(state))
             .collect()
+    }
+
+    /// Up to `limit` contracts in id order, after `after` (from the first if `None`).
+    pub fn contracts_after(
+        &self,
+        after: Option<&ContractId>,
+        limit: usize,
+    ) -> Vec<ContractSummary> {
+        use std::ops::Bound;
+        let view = self.inner.view.get();
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        view.contracts
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, state)| summary(state))
+            .collect()
+    }
+
+    /// The head of one contract's stream: its event count (the next seq) and last event id;
+    /// `None` if no contract has this id. Reads the published view only (no store read).
+    pub fn contract_head(&self, id: &ContractId) -> Option<(u64, EventId)> {
+        let view = self.inner.view.get();
+        view.contracts
+            .get(id)
+            .map(|state| (state.events(), state.head().id))
+    }
+
+    /// Contract summaries [`Node::contracts`] has built so far (test support).
+    #[cfg(test)]
+    pub(crate) fn listed(&self) -> usize {
+        self.inner.listed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A contract's projection.

@@ -309,7 +309,7 @@ fn check_contract_reads(api: &Api, history: &History) -> Result<()> {
     let expected = serde_json::json!({"contracts": [{
         "id": id, "title": "Northtown rough sleeping outcomes programme",
         "events": history.events.len(), "head": last.id.to_hex(), "closed": false,
-    }]});
+    }], "next_cursor": null});
     ensure!(list == expected, "contracts: {list}");
 
     let state = api.get(&format!("/v1/contracts/{id}"))?.json()?;

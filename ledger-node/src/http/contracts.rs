@@ -1,16 +1,20 @@
-//! `GET /v1/contracts`, `GET /v1/contracts/{id}` (the projection) and
+//! `GET /v1/contracts` (paged by contract id), `GET /v1/contracts/{id}` (the projection) and
 //! `GET /v1/contracts/{id}/events`.
+//!
+//! Lists hold at most `limit` items and `page_bytes_max` bytes of them (always at least one)
+//! and say where the next page starts: `next_cursor` (the last id of this page) for the
+//! contract list, `next` (a seq) for a contract's events.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use proto::{ContractId, EventId};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::events::EventView;
-use super::log::next_start;
 use super::problem::{codes, Problem};
-use super::{blocking, page_size, ApiQuery, AppState};
+use super::{blocking, page_size, ApiQuery, AppState, PageFill};
 use crate::service::ContractState;
 
 /// One line of the contract list.
@@ -23,27 +27,57 @@ struct ContractLine {
     closed: bool,
 }
 
-/// The contract list.
+/// Query of `GET /v1/contracts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// The `next_cursor` of the previous page: the list continues after this contract id.
+    cursor: Option<ContractId>,
+    /// Page size.
+    limit: Option<usize>,
+}
+
+/// A page of the contract list, by id.
 #[derive(Serialize)]
 pub struct ContractList {
-    contracts: Vec<ContractLine>,
+    contracts: Vec<Box<RawValue>>,
+    /// Pass as `cursor` for the next page; absent after the last contract.
+    next_cursor: Option<ContractId>,
 }
 
 /// `GET /v1/contracts`.
-pub async fn list(State(state): State<AppState>) -> Json<ContractList> {
-    let contracts = state
-        .node
-        .contracts()
-        .into_iter()
-        .map(|c| ContractLine {
-            id: c.id,
-            title: c.title,
-            events: c.events,
-            head: c.head,
-            closed: c.closed,
-        })
-        .collect();
-    Json(ContractList { contracts })
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ContractList>, Problem> {
+    let limit = page_size(&state.limits, query.limit)?;
+    let mut page = PageFill::new(&state.limits, limit);
+    let mut after = query.cursor;
+    let mut next_cursor = None;
+    'pages: loop {
+        let lines = state.node.contracts_after(after.as_ref(), page.wanted());
+        if lines.is_empty() {
+            break;
+        }
+        for c in lines {
+            let line = ContractLine {
+                id: c.id,
+                title: c.title,
+                events: c.events,
+                head: c.head,
+                closed: c.closed,
+            };
+            if !page.offer(&line)? {
+                next_cursor = after;
+                break 'pages;
+            }
+            after = Some(line.id);
+        }
+    }
+    Ok(Json(ContractList {
+        contracts: page.into_items(),
+        next_cursor,
+    }))
 }
 
 pub(crate) fn contract_id(text: &str) -> Result<ContractId, Problem> {
@@ -88,7 +122,7 @@ pub struct StreamQuery {
 pub struct StreamPage {
     contract: ContractId,
     from: u64,
-    events: Vec<EventView>,
+    events: Vec<Box<RawValue>>,
     /// The `from` of the next page, absent at the end of the stream.
     next: Option<u64>,
 }
@@ -102,20 +136,32 @@ pub async fn events(
     let id = contract_id(&id)?;
     let limit = page_size(&state.limits, query.limit)?;
     let from = query.from.unwrap_or(0);
-    let probe = limit.saturating_add(1);
+    let mut page = PageFill::new(&state.limits, limit);
     let contract = id.clone();
-    let mut events = blocking(&state.node, move |node| {
-        node.contract_events(&contract, from, probe)
+    let (page, next) = blocking(&state.node, move |node| -> Result<_, Problem> {
+        let mut position = from;
+        loop {
+            let events = node.contract_events(&contract, position, page.wanted())?;
+            if events.is_empty() {
+                return Ok((page, None));
+            }
+            for event in events {
+                let seq = event.seq;
+                if !page.offer(&EventView::of(event)?)? {
+                    return Ok((page, Some(seq)));
+                }
+                position = seq.saturating_add(1);
+            }
+        }
     })
     .await??;
-    if events.is_empty() && !state.node.contracts().iter().any(|c| c.id == id) {
+    if page.is_empty() && state.node.contract_head(&id).is_none() {
         return Err(no_contract(&id));
     }
-    let next = next_start(from, &mut events, limit);
     Ok(Json(StreamPage {
         contract: id,
         from,
-        events: EventView::all(events)?,
+        events: page.into_items(),
         next,
     }))
 }

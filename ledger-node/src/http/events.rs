@@ -6,11 +6,18 @@
 //! each result `{"status": 201, "id", "index", "contract", "seq"}` or
 //! `{"status": 4xx|5xx, "problem": {...}}`. Request-level failures (body too large, too many
 //! envelopes, not an object or array) are problems for the whole request.
+//!
+//! A write must say `Content-Type: application/json` (else 415): a web page cannot send that
+//! cross-origin without a CORS preflight, which the node never grants, so a page a user visits
+//! cannot post to a node on their loopback. The body is read only under a permit of
+//! `bodies_in_flight_max` (none free: an immediate 503), within `body_read_timeout_ms` (408)
+//! and `body_bytes_max` (413, at once when `Content-Length` says so).
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use proto::dsse::Envelope;
@@ -54,14 +61,6 @@ impl EventView {
             at: event.at,
             envelope,
         })
-    }
-
-    /// Views of stored events, in order.
-    ///
-    /// # Errors
-    /// As [`EventView::of`].
-    pub fn all(events: Vec<StoredEvent>) -> Result<Vec<Self>, Problem> {
-        events.into_iter().map(Self::of).collect()
     }
 }
 
@@ -142,13 +141,11 @@ enum Batch {
 }
 
 /// `POST /v1/events`.
-pub async fn post(
-    State(state): State<AppState>,
-    client: Client,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let batch = match body.map_err(body_problem).and_then(|b| split(&b, &state)) {
-        Ok(batch) => batch,
+pub async fn post(State(state): State<AppState>, client: Client, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let read = read_body(&state, &parts.headers, body).await;
+    let (_permit, batch) = match read.and_then(|(permit, b)| Ok((permit, split(&b, &state)?))) {
+        Ok(read) => read,
         Err(problem) => {
             state.metrics.record_refusal(problem.code());
             return problem.into_response();
@@ -212,18 +209,82 @@ fn batch_view(results: Vec<Result<Appended, Problem>>) -> BatchView {
     BatchView { errors, results }
 }
 
-fn body_problem(rejection: BytesRejection) -> Problem {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::BODY_TOO_LARGE,
-            "the request body is over the node's body_bytes_max; send fewer envelopes per request",
-        );
+/// Reads the body of a write, under a permit held until the write is answered.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, Bytes), Problem> {
+    require_json(headers)?;
+    let max = state.limits.body_bytes_max();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return Err(body_too_large());
     }
+    let permit = std::sync::Arc::clone(&state.bodies)
+        .try_acquire_owned()
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::UNAVAILABLE,
+                format!(
+                    "the node is reading {} request bodies, the most it takes at once \
+                     (bodies_in_flight_max); retry after the Retry-After delay",
+                    state.limits.bodies_in_flight_max()
+                ),
+            )
+        })?;
+    let timeout = Duration::from_millis(state.limits.body_read_timeout_ms());
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok((permit, bytes)),
+        Ok(Err(error)) => {
+            let inner = error.into_inner();
+            if inner.is::<http_body_util::LengthLimitError>() {
+                Err(body_too_large())
+            } else {
+                Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_BODY,
+                    format!("the request body could not be read: {inner}"),
+                ))
+            }
+        }
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::BODY_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ms (body_read_timeout_ms); send it at once",
+                state.limits.body_read_timeout_ms()
+            ),
+        )),
+    }
+}
+
+/// Writes must be `application/json` (parameters such as `charset` allowed).
+fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    match media_type {
+        Some(media_type) if media_type.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "a write must be sent with Content-Type: application/json",
+        )),
+    }
+}
+
+fn body_too_large() -> Problem {
     Problem::new(
-        StatusCode::BAD_REQUEST,
-        codes::BAD_BODY,
-        rejection.body_text(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::BODY_TOO_LARGE,
+        "the request body is over the node's body_bytes_max; send fewer envelopes per request",
     )
 }
 
@@ -302,17 +363,18 @@ async fn append(
     let answers = state.node.append(sent).await;
     failed_verifications(state, client, &answers, &authors);
     let mut answers = answers.into_iter().zip(copies);
-    Ok(results
-        .into_iter()
-        .map(|slot| match slot {
+    let mut out = Vec::with_capacity(results.len());
+    for slot in results {
+        out.push(match slot {
             Some(refused) => refused,
             None => match answers.next() {
                 Some((Ok(appended), _)) => Ok(appended),
-                Some((Err(error), envelope)) => Err(problem_for(state, &error, &envelope)),
+                Some((Err(error), envelope)) => Err(problem_for(state, &error, &envelope).await),
                 None => Err(Problem::internal()),
             },
-        })
-        .collect())
+        });
+    }
+    Ok(out)
 }
 
 /// Envelopes the front door let through, and their authors (when they read).
@@ -385,8 +447,8 @@ fn envelope_too_large(envelope: &[u8], max: usize) -> Problem {
 }
 
 /// The problem for an append error, with the event id and the contract's head when the
-/// envelope can be read.
-fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Problem {
+/// envelope can be read. Only the contract the envelope names is looked up.
+async fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Problem {
     let decoded = read_envelope(envelope);
     let problem = match error {
         AppendError::Rejected(refusal) => {
@@ -397,7 +459,7 @@ fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Proble
                 (RefusalClass::Conflict, Some((id, _))) if refusal.code() == codes::DUPLICATE => {
                     with_head(
                         state,
-                        with_stored_index(state, problem, id),
+                        with_stored_index(state, problem, *id).await,
                         decoded.as_ref(),
                     )
                 }
@@ -430,13 +492,16 @@ fn problem_for(state: &AppState, error: &AppendError, envelope: &[u8]) -> Proble
     }
 }
 
-fn with_stored_index(state: &AppState, problem: Problem, id: &EventId) -> Problem {
-    match state.node.event(id) {
-        Ok(Some(stored)) => problem.with_index(stored.index),
-        Ok(None) | Err(_) => problem,
+/// The stored event's index, read on the blocking pool (a store read).
+async fn with_stored_index(state: &AppState, problem: Problem, id: EventId) -> Problem {
+    match blocking(&state.node, move |node| node.event(&id)).await {
+        Ok(Ok(Some(stored))) => problem.with_index(stored.index),
+        Ok(Ok(None) | Err(_)) | Err(_) => problem,
     }
 }
 
+/// The head of the one contract the envelope names, from the published view (no store read,
+/// no walk over the other contracts).
 fn with_head(
     state: &AppState,
     problem: Problem,
@@ -445,21 +510,16 @@ fn with_head(
     let Some((_, contract)) = decoded else {
         return problem;
     };
-    let head = state
-        .node
-        .contracts()
-        .into_iter()
-        .find(|summary| &summary.id == contract)
-        .map_or(
-            Head {
-                next_seq: 0,
-                last: None,
-            },
-            |summary| Head {
-                next_seq: summary.events,
-                last: Some(summary.head),
-            },
-        );
+    let head = state.node.contract_head(contract).map_or(
+        Head {
+            next_seq: 0,
+            last: None,
+        },
+        |(events, last)| Head {
+            next_seq: events,
+            last: Some(last),
+        },
+    );
     problem.with_head(head)
 }
 
@@ -469,4 +529,61 @@ fn read_envelope(envelope: &[u8]) -> Option<(EventId, ContractId)> {
     let id = EventId::of_payload(envelope.payload());
     let payload = Payload::decode(envelope.payload()).ok()?;
     Some((id, payload.contract))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use crate::metrics::Metrics;
+    use crate::testkit::{self, ContractKit};
+
+    async fn post(router: &axum::Router, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+        let request = Request::post("/v1/events")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = router
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    /// Issue 9, finding 6: a 409 listed every contract of the node to find the head of one.
+    #[tokio::test]
+    async fn a_conflict_reads_the_head_of_the_named_contract_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let node = testkit::open(dir.path()).await;
+        let config = testkit::config(dir.path(), 1_000);
+        let router = super::super::router(node.clone(), config.limits(), Arc::new(Metrics::new()));
+        let mut kits: Vec<ContractKit> = ["alpha", "beta", "gamma"]
+            .into_iter()
+            .map(ContractKit::new)
+            .collect();
+        for kit in &mut kits {
+            let (status, _) = post(&router, kit.registration()).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let claim = kits[1].claim(1);
+        assert_eq!(post(&router, claim.clone()).await.0, StatusCode::CREATED);
+
+        let (status, problem) = post(&router, claim).await;
+
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(problem["code"], "duplicate");
+        assert_eq!(problem["index"], 3);
+        assert_eq!(problem["head"]["next_seq"], 2);
+        assert_eq!(node.listed(), 0, "a refusal walked the contract list");
+        node.shutdown().await;
+    }
 }

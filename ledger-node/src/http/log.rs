@@ -1,12 +1,16 @@
 //! `GET /v1/log?from=&limit=`: events in global (Merkle leaf) order.
+//!
+//! A page holds at most `limit` events and `page_bytes_max` bytes of them (always at least
+//! one); `next` says where the next page starts.
 
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::events::EventView;
 use super::problem::Problem;
-use super::{blocking, page_size, ApiQuery, AppState};
+use super::{blocking, page_size, ApiQuery, AppState, PageFill};
 
 /// Query of `GET /v1/log`.
 #[derive(Deserialize)]
@@ -22,7 +26,7 @@ pub struct LogQuery {
 #[derive(Serialize)]
 pub struct LogPage {
     from: u64,
-    events: Vec<EventView>,
+    events: Vec<Box<RawValue>>,
     /// The `from` of the next page, absent at the end of the log.
     next: Option<u64>,
 }
@@ -34,23 +38,27 @@ pub async fn get(
 ) -> Result<Json<LogPage>, Problem> {
     let limit = page_size(&state.limits, query.limit)?;
     let from = query.from.unwrap_or(0);
-    // One more than the page tells whether a next page exists.
-    let probe = limit.saturating_add(1);
-    let mut events = blocking(&state.node, move |node| node.log(from, probe)).await??;
-    let next = next_start(from, &mut events, limit);
+    let mut page = PageFill::new(&state.limits, limit);
+    let (page, next) = blocking(&state.node, move |node| -> Result<_, Problem> {
+        let mut position = from;
+        loop {
+            let events = node.log(position, page.wanted())?;
+            if events.is_empty() {
+                return Ok((page, None));
+            }
+            for event in events {
+                let index = event.index;
+                if !page.offer(&EventView::of(event)?)? {
+                    return Ok((page, Some(index)));
+                }
+                position = index.saturating_add(1);
+            }
+        }
+    })
+    .await??;
     Ok(Json(LogPage {
         from,
-        events: EventView::all(events)?,
+        events: page.into_items(),
         next,
     }))
-}
-
-/// Cuts `items` fetched with one extra to `limit`, and returns where the next page starts if
-/// there was an extra.
-pub fn next_start<T>(from: u64, items: &mut Vec<T>, limit: usize) -> Option<u64> {
-    if items.len() <= limit {
-        return None;
-    }
-    items.truncate(limit);
-    u64::try_from(limit).ok().and_then(|n| from.checked_add(n))
 }

@@ -18,6 +18,7 @@ pub mod problem;
 pub mod proofs;
 pub mod ratelimit;
 pub mod replication;
+pub mod serve;
 pub mod trail;
 
 use std::sync::Arc;
@@ -32,11 +33,14 @@ use axum::{Json, Router};
 use governor::clock::MonotonicClock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::service::Node;
 use problem::{codes, Problem};
+pub use serve::serve;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -45,6 +49,8 @@ pub struct AppState {
     limits: Limits,
     metrics: Arc<Metrics>,
     front_door: Arc<ratelimit::FrontDoor<MonotonicClock>>,
+    /// One permit per request body being read or held (`bodies_in_flight_max`).
+    bodies: Arc<Semaphore>,
 }
 
 /// The `/v1` API, `/healthz`, `/readyz` and `/metrics` over `node`, enforcing `limits` and recording
@@ -55,6 +61,9 @@ pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
         limits,
         metrics: Arc::clone(&metrics),
         front_door: Arc::new(ratelimit::FrontDoor::new(&limits, MonotonicClock)),
+        bodies: Arc::new(Semaphore::new(
+            limits.bodies_in_flight_max().min(Semaphore::MAX_PERMITS),
+        )),
     };
     Router::new()
         .route("/v1/events", post(events::post))
@@ -78,6 +87,11 @@ pub fn router(node: Node, limits: Limits, metrics: Arc<Metrics>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes_max()))
+        .layer(middleware::from_fn(problem::problems_only))
+        .layer(middleware::from_fn_with_state(
+            limits,
+            problem::bounded_head,
+        ))
         .layer(middleware::from_fn_with_state(metrics, record_response))
         .with_state(state)
 }
@@ -193,6 +207,77 @@ pub fn page_size(limits: &Limits, limit: Option<usize>) -> Result<usize, Problem
         Some(n) => Err(Problem::bad_query(format!(
             "limit {n} is not between 1 and {max}"
         ))),
+    }
+}
+
+/// A page of a list being filled: at most `limit` items and `page_bytes_max` bytes of their
+/// JSON, but always the first item offered (a page is never empty while items remain).
+pub struct PageFill {
+    items: Vec<Box<RawValue>>,
+    bytes: usize,
+    limit: usize,
+    bytes_max: usize,
+}
+
+/// Items a page read takes from the store at once: a page over large events holds a few of
+/// them in memory beyond what it returns, never `limit` of them.
+pub const PAGE_READ_CHUNK: usize = 16;
+
+impl PageFill {
+    /// An empty page of at most `limit` items under `limits.page_bytes_max()`.
+    pub fn new(limits: &Limits, limit: usize) -> Self {
+        Self {
+            items: Vec::new(),
+            bytes: 0,
+            limit,
+            bytes_max: limits.page_bytes_max(),
+        }
+    }
+
+    /// Adds `item` if the page has room for it; `false` (and the item left out) if not: the
+    /// page is complete and the item starts the next one.
+    ///
+    /// # Errors
+    /// A `500` problem if the item cannot be serialized.
+    pub fn offer<T: Serialize>(&mut self, item: &T) -> Result<bool, Problem> {
+        if self.items.len() >= self.limit {
+            return Ok(false);
+        }
+        let raw = serde_json::value::to_raw_value(item).map_err(|error| {
+            tracing::error!(%error, "cannot serialize a page item");
+            Problem::internal()
+        })?;
+        // One comma between items.
+        let bytes = self.bytes.saturating_add(raw.get().len()).saturating_add(1);
+        if !self.items.is_empty() && bytes > self.bytes_max {
+            return Ok(false);
+        }
+        self.bytes = bytes;
+        self.items.push(raw);
+        Ok(true)
+    }
+
+    /// How many more items to read from the store: a chunk, or one to learn whether a next
+    /// page exists once this one holds `limit`.
+    pub fn wanted(&self) -> usize {
+        self.limit
+            .saturating_sub(self.items.len())
+            .clamp(1, PAGE_READ_CHUNK)
+    }
+
+    /// Items so far.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the page holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The page's items, serialized.
+    pub fn into_items(self) -> Vec<Box<RawValue>> {
+        self.items
     }
 }
 

@@ -1,11 +1,15 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the API, hand-written with
 //! `serde_json::json!` next to the handlers it describes, and every problem type with its
-//! status (`x-problem-types`).
+//! status (`x-problem-types`). Its bounds are the running node's [`Limits`] (`maximum` of
+//! `limit`, `maxItems` of a batch, ...), also listed whole in `x-limits`.
 
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::problem::{title_of, type_uri, HTTP_CODES};
+use super::AppState;
+use crate::config::Limits;
 
 /// The decode error codes of `proto` (400, or 413 for `too-large`).
 const DECODE_CODES: &[(&str, u16)] = &[
@@ -19,8 +23,8 @@ const DECODE_CODES: &[(&str, u16)] = &[
 ];
 
 /// `GET /v1/openapi.json`.
-pub async fn get() -> Json<Value> {
-    Json(document())
+pub async fn get(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state.limits))
 }
 
 /// Every problem type: `(code, status)`, each code once.
@@ -50,8 +54,25 @@ fn problem_type_list() -> Value {
         .collect()
 }
 
-/// The whole document.
-pub fn document() -> Value {
+/// The node's bounds, by their configuration names.
+fn limit_list(limits: &Limits) -> Value {
+    json!({
+        "body_bytes_max": limits.body_bytes_max(),
+        "events_per_request_max": limits.events_per_request_max(),
+        "payload_bytes_max": limits.payload_bytes_max(),
+        "page_size_default": limits.page_size_default(),
+        "page_size_max": limits.page_size_max(),
+        "page_bytes_max": limits.page_bytes_max(),
+        "trail_scan_events_max": limits.trail_scan_events_max(),
+        "body_read_timeout_ms": limits.body_read_timeout_ms(),
+        "bodies_in_flight_max": limits.bodies_in_flight_max(),
+        "header_bytes_max": limits.header_bytes_max(),
+        "headers_max": limits.headers_max()
+    })
+}
+
+/// The whole document, with the bounds of `limits`.
+pub fn document(limits: &Limits) -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -60,9 +81,10 @@ pub fn document() -> Value {
             "description": "An append-only, Ed25519-signed, RFC 9162 Merkle-logged ledger of social outcome contracts. Writes are DSSE envelopes; an acknowledged write is durable. Errors are RFC 9457 problem details (application/problem+json) whose `type` is https://outcome-ledger.dev/problems/<code>; `x-problem-types` lists every code with its status.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
         },
-        "paths": paths(),
-        "components": {"schemas": schemas(), "responses": responses()},
-        "x-problem-types": problem_type_list()
+        "paths": paths(limits),
+        "components": {"schemas": schemas(limits), "responses": responses()},
+        "x-problem-types": problem_type_list(),
+        "x-limits": limit_list(limits)
     })
 }
 
@@ -91,19 +113,40 @@ fn path_param(name: &str, description: &str, schema: Value) -> Value {
 }
 
 fn u64_schema() -> Value {
-    json!({"type": "integer", "minimum": 0, "format": "uint64"})
+    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "format": "uint64"})
 }
 
-fn limit_param() -> Value {
+/// A tree size: at least 1.
+fn size_schema() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": u64::MAX, "format": "uint64"})
+}
+
+fn limit_param(limits: &Limits) -> Value {
     query(
         "limit",
-        "Page size: 1 to the node's page_size_max (default page_size_default).",
-        json!({"type": "integer", "minimum": 1}),
+        &format!(
+            "Page size: 1 to page_size_max (default page_size_default). A page also stops before \
+             its items would exceed page_bytes_max ({} bytes) of JSON, holding at least one.",
+            limits.page_bytes_max()
+        ),
+        json!({"type": "integer", "minimum": 1, "maximum": limits.page_size_max(), "default": limits.page_size_default()}),
     )
 }
 
+/// What every operation may answer besides its own results.
+fn common_errors() -> Value {
+    json!({
+        "431": problem_response("The request line and headers are over header_bytes_max, or hold more than headers_max fields (header-too-large)"),
+        "500": {"$ref": "#/components/responses/Internal"},
+        "503": {"$ref": "#/components/responses/Unavailable"}
+    })
+}
+
 fn read_errors() -> Value {
-    json!({"400": {"$ref": "#/components/responses/BadRequest"}, "500": {"$ref": "#/components/responses/Internal"}, "503": {"$ref": "#/components/responses/Unavailable"}})
+    with(
+        common_errors(),
+        json!({"400": {"$ref": "#/components/responses/BadRequest"}}),
+    )
 }
 
 fn with(mut base: Value, extra: Value) -> Value {
@@ -113,9 +156,9 @@ fn with(mut base: Value, extra: Value) -> Value {
     base
 }
 
-fn paths() -> Value {
+fn paths(limits: &Limits) -> Value {
     json!({
-        "/v1/events": {"post": post_events()},
+        "/v1/events": {"post": post_events(limits)},
         "/v1/events/{id}": {"get": {
             "summary": "One event with its envelope, global index, contract and seq",
             "parameters": [path_param("id", "Event id: SHA-256 of the payload, 64 lowercase hex.", json!({"$ref": "#/components/schemas/Hex32"}))],
@@ -123,12 +166,16 @@ fn paths() -> Value {
         }},
         "/v1/log": {"get": {
             "summary": "Events in global (Merkle leaf) order",
-            "parameters": [query("from", "First global index (default 0).", u64_schema()), limit_param()],
+            "parameters": [query("from", "First global index (default 0).", u64_schema()), limit_param(limits)],
             "responses": with(read_errors(), json!({"200": json_response("A page of the log", "LogPage")}))
         }},
         "/v1/contracts": {"get": {
-            "summary": "Every contract",
-            "responses": {"200": json_response("The contracts, by id", "ContractList")}
+            "summary": "The contracts, by id, a page at a time",
+            "parameters": [
+                query("cursor", "`next_cursor` of the previous page: the list continues after this contract id.", json!({"$ref": "#/components/schemas/ContractId"})),
+                limit_param(limits)
+            ],
+            "responses": with(read_errors(), json!({"200": json_response("A page of the contracts, by id", "ContractList")}))
         }},
         "/v1/contracts/{id}": {"get": {
             "summary": "A contract's projection (its state folded from its events)",
@@ -140,55 +187,55 @@ fn paths() -> Value {
             "parameters": [
                 path_param("id", "Contract id.", json!({"$ref": "#/components/schemas/ContractId"})),
                 query("from", "First seq (default 0).", u64_schema()),
-                limit_param()
+                limit_param(limits)
             ],
             "responses": with(read_errors(), json!({"200": json_response("A page of the stream", "StreamPage"), "404": problem_response("No contract has this id (contract-not-found)")}))
         }},
-        "/v1/trail": {"get": trail()},
+        "/v1/trail": {"get": trail(limits)},
         "/v1/checkpoint": {"get": {
             "summary": "The latest signed checkpoint: a C2SP tlog-checkpoint in a signed note, verifiable with the key of GET /v1/node",
-            "responses": {"200": note_response(), "404": problem_response("No checkpoint signed yet (checkpoint-not-found)")}
+            "responses": with(common_errors(), json!({"200": note_response(), "404": problem_response("No checkpoint signed yet (checkpoint-not-found)")}))
         }},
         "/v1/checkpoint/{size}": {"get": {
             "summary": "The checkpoint signed at a past tree size",
-            "parameters": [path_param("size", "Tree size.", u64_schema())],
+            "parameters": [path_param("size", "Tree size, at least 1.", size_schema())],
             "responses": with(read_errors(), json!({"200": note_response(), "404": problem_response("No checkpoint at this size (checkpoint-not-found)")}))
         }},
         "/v1/proof/inclusion": {"get": {
             "summary": "RFC 9162 inclusion proof of leaf `index` in the tree of `size` (the leaf is SHA-256(0x00 || RFC 8785 envelope))",
-            "parameters": [required_query("index", "Leaf (global) index.", u64_schema()), required_query("size", "Tree size, at most the log size.", u64_schema())],
+            "parameters": [required_query("index", "Leaf (global) index.", u64_schema()), required_query("size", "Tree size, 1 to the log size.", size_schema())],
             "responses": with(read_errors(), json!({"200": json_response("The proof", "InclusionProof")}))
         }},
         "/v1/proof/consistency": {"get": {
             "summary": "RFC 9162 consistency proof between tree sizes `from` and `to`",
-            "parameters": [required_query("from", "Older tree size, at least 1.", u64_schema()), required_query("to", "Newer tree size, at most the log size.", u64_schema())],
+            "parameters": [required_query("from", "Older tree size, at least 1.", size_schema()), required_query("to", "Newer tree size, from `from` to the log size.", size_schema())],
             "responses": with(read_errors(), json!({"200": json_response("The proof", "ConsistencyProof")}))
         }},
         "/v1/node": {"get": {
             "summary": "The node's checkpoint origin, signed-note verifier key, log size and root",
-            "responses": {"200": json_response("The node", "NodeInfo")}
+            "responses": with(common_errors(), json!({"200": json_response("The node", "NodeInfo")}))
         }},
         "/v1/replication": {"get": {
             "summary": "The replicated ledger this node follows (--nats, --ledger): its name, `status` (connecting, ready, broken with a `detail`) and `position`, the last stream sequence applied",
-            "responses": {"200": {"description": "Where the node stands", "content": {"application/json": {"schema": {"type": "object", "required": ["ledger", "status", "position"]}}}}, "404": problem_response("A standalone node (not-found)")}
+            "responses": with(common_errors(), json!({"200": {"description": "Where the node stands", "content": {"application/json": {"schema": {"type": "object", "required": ["ledger", "status", "position"]}}}}, "404": problem_response("A standalone node (not-found)")}))
         }},
         "/v1/replication/refused": {"get": {
             "summary": "Messages of the ledger's stream every node refused (published around the nodes), by stream sequence, with the refusal's code, status and detail",
-            "parameters": [query("from", "First stream sequence (default 0).", u64_schema()), limit_param()],
+            "parameters": [query("from", "First stream sequence (default 0).", u64_schema()), limit_param(limits)],
             "responses": with(read_errors(), json!({"200": {"description": "`{refused: [{sequence, subject, event, code, status, detail}], next}`", "content": {"application/json": {"schema": {"type": "object", "required": ["refused"]}}}}}))
         }},
-        "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}}},
+        "/v1/openapi.json": {"get": {"summary": "This document", "responses": with(common_errors(), json!({"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}}))}},
         "/healthz": {"get": {
             "summary": "Liveness: whether the node can do its job at all",
             "description": "Fails once the writer stopped taking appends (a store write or flush failed, e.g. a full disk, or the writer ended): only a restart, which checks the store, brings it back, so a supervisor should restart the node. A node still opening its store does not listen yet.",
-            "responses": {"200": probe_passing("The writer takes appends"), "503": problem_response("writer-stopped: the detail says why and what to do (free disk space, then restart)")}
+            "responses": with(common_errors(), json!({"200": probe_passing("The writer takes appends"), "503": problem_response("writer-stopped: the detail says why and what to do (free disk space, then restart)")}))
         }},
         "/readyz": {"get": {
             "summary": "Readiness: whether the node should be sent traffic now",
             "description": "Fails while /healthz fails, once the node is shutting down, and on a replicated ledger while it is not linked to JetStream or has not yet applied the events stream as far as it stood when the node linked. A node that is not ready still answers reads; restarting it does not help.",
-            "responses": {"200": probe_passing("Ready for traffic"), "503": problem_response("writer-stopped, shutting-down, replication-connecting, replication-catching-up or replication-broken")}
+            "responses": with(common_errors(), json!({"200": probe_passing("Ready for traffic"), "503": problem_response("writer-stopped, shutting-down, replication-connecting, replication-catching-up or replication-broken")}))
         }},
-        "/metrics": {"get": {"summary": "Prometheus metrics: ledger_appends_total, ledger_refusals_total{code}, ledger_commit_seconds, ledger_commit_group_events, ledger_log_size, ledger_writer_up, ledger_http_responses_total{method,status}", "responses": {"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}}}
+        "/metrics": {"get": {"summary": "Prometheus metrics: ledger_appends_total, ledger_refusals_total{code}, ledger_commit_seconds, ledger_commit_group_events, ledger_log_size, ledger_writer_up, ledger_http_responses_total{method,status}", "responses": with(common_errors(), json!({"200": {"description": "OpenMetrics text", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}}))}}
     })
 }
 
@@ -200,14 +247,19 @@ fn note_response() -> Value {
     json!({"description": "The signed note: `origin\\nsize\\nbase64(root)\\n\\n— origin base64(keyid || signature)\\n`", "content": {"text/plain": {"schema": {"type": "string"}}}})
 }
 
-fn post_events() -> Value {
+fn post_events(limits: &Limits) -> Value {
     json!({
         "summary": "Append one envelope, or an array of envelopes each judged on its own, in order",
         "description": "An acknowledged event is durable (flushed to disk). A single envelope answers 201 or a problem. An array answers 200 with one result per envelope in request order (the Elasticsearch _bulk convention): `errors` tells whether any was refused. Nothing is stored for a refused event. 400 malformed or non-canonical, 401 bad signature, 403 wrong role, missing signature or revoked key, 409 seq/prev conflict or duplicate (with the contract's `head`), 413 too large, 422 a contract rule broken, 429 over a rate limit or quota (Retry-After), 503 unavailable (Retry-After). Rate limits and quotas are checked before anything is judged: envelopes per second per client (peer address) and per author key, failed signature verifications per client and key (an offender waits one period), envelope bytes per contract per period.",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
-            {"$ref": "#/components/schemas/Envelope"},
-            {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Envelope"}, "description": "At most events_per_request_max envelopes."}
-        ]}}}},
+        "requestBody": {
+            "required": true,
+            "description": format!("Content-Type: application/json (else 415). At most body_bytes_max ({}) bytes (else 413), sent within body_read_timeout_ms ({} ms, else 408).", limits.body_bytes_max(), limits.body_read_timeout_ms()),
+            "x-body-bytes-max": limits.body_bytes_max(),
+            "content": {"application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/Envelope"},
+                {"type": "array", "minItems": 1, "maxItems": limits.events_per_request_max(), "items": {"$ref": "#/components/schemas/Envelope"}, "description": "At most events_per_request_max envelopes."}
+            ]}}}
+        },
         "responses": {
             "201": {
                 "description": "The single envelope was accepted and is durable",
@@ -218,7 +270,10 @@ fn post_events() -> Value {
             "400": {"$ref": "#/components/responses/BadRequest"},
             "401": problem_response("A signature does not verify"),
             "403": problem_response("Wrong role, a required signature missing or extra, an unknown, retired or revoked key"),
+            "408": problem_response("The body did not arrive within body_read_timeout_ms (body-timeout)"),
             "409": problem_response("seq/prev conflict or duplicate; `head` gives the contract's next seq and last event id"),
+            "415": problem_response("Not sent as Content-Type: application/json (unsupported-media-type)"),
+            "431": problem_response("The request line and headers are over header_bytes_max, or hold more than headers_max fields (header-too-large)"),
             "413": problem_response("Body over body_bytes_max (body-too-large), more than events_per_request_max envelopes (too-many-events), an envelope over payload_bytes_max (envelope-too-large), more than signatures_per_request_max signatures in all (too-many-signatures, refused before any is verified), or a payload over a format bound (too-large)"),
             "429": {
                 "description": "Over a rate limit or quota: this client's or author key's envelopes per second (rate-limited), too many failed signature verifications (too-many-bad-signatures), or the contract's bytes per period (contract-quota). In an array, a key's or contract's refusal is that envelope's result; a client's refuses the request.",
@@ -232,7 +287,7 @@ fn post_events() -> Value {
     })
 }
 
-fn trail() -> Value {
+fn trail(limits: &Limits) -> Value {
     json!({
         "summary": "The audit trail: events matching every filter given, in global order, paginated with a cursor",
         "parameters": [
@@ -241,10 +296,10 @@ fn trail() -> Value {
             query("role", "Role of the author.", json!({"enum": ["commissioner", "provider", "investor", "intermediary", "verifier", "beneficiary_rep"]})),
             query("kind", "Event kind.", json!({"enum": proto::Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>()})),
             query("outcome", "Outcome id the event is about.", json!({"$ref": "#/components/schemas/ContractId"})),
-            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
-            query("until", "Events with `at` before this RFC 3339 UTC instant.", json!({"type": "string", "format": "date-time"})),
+            query("since", "Events with `at` at or after this RFC 3339 UTC instant.", instant_schema()),
+            query("until", "Events with `at` before this RFC 3339 UTC instant.", instant_schema()),
             query("cursor", "`next_cursor` of the previous page (a global index).", u64_schema()),
-            limit_param()
+            limit_param(limits)
         ],
         "responses": with(read_errors(), json!({"200": json_response("A page of the trail", "TrailPage")}))
     })
@@ -266,19 +321,20 @@ fn event_list() -> Value {
     json!({"type": "array", "items": {"$ref": "#/components/schemas/Event"}})
 }
 
-fn schemas() -> Value {
+fn schemas(limits: &Limits) -> Value {
     json!({
         "Hex32": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "ContractId": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
         "Envelope": {
             "type": "object",
-            "description": "DSSE v1 envelope; payloadType application/vnd.outcome-ledger.event.v1+json; payload the RFC 8785 event payload (SPEC.md)",
+            "description": format!("DSSE v1 envelope; payloadType application/vnd.outcome-ledger.event.v1+json; payload the RFC 8785 event payload (SPEC.md). At most payload_bytes_max ({}) bytes of JSON.", limits.payload_bytes_max()),
+            "x-max-bytes": limits.payload_bytes_max(),
             "required": ["payload", "payloadType", "signatures"],
             "additionalProperties": false,
             "properties": {
-                "payload": {"type": "string", "contentEncoding": "base64"},
+                "payload": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN, "maxLength": limits.payload_bytes_max()},
                 "payloadType": {"const": "application/vnd.outcome-ledger.event.v1+json"},
-                "signatures": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["keyid", "sig"], "additionalProperties": false, "properties": {"keyid": {"$ref": "#/components/schemas/Hex32"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
+                "signatures": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["keyid", "sig"], "additionalProperties": false, "properties": {"keyid": {"$ref": "#/components/schemas/Hex32"}, "sig": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN}}}}
             }
         },
         "Appended": appended_schema(),
@@ -310,7 +366,7 @@ fn schemas() -> Value {
         "LogPage": {"type": "object", "required": ["from", "events", "next"], "properties": {"from": u64_schema(), "events": event_list(), "next": {"type": ["integer", "null"], "description": "`from` of the next page; null at the end"}}},
         "StreamPage": {"type": "object", "required": ["contract", "from", "events", "next"], "properties": {"contract": {"$ref": "#/components/schemas/ContractId"}, "from": u64_schema(), "events": event_list(), "next": {"type": ["integer", "null"]}}},
         "TrailPage": {"type": "object", "required": ["events", "next_cursor"], "properties": {"events": event_list(), "next_cursor": {"type": ["integer", "null"], "description": "Pass as `cursor` for the next page; null when the log is exhausted"}}},
-        "ContractList": {"type": "object", "required": ["contracts"], "properties": {"contracts": {"type": "array", "items": {
+        "ContractList": {"type": "object", "required": ["contracts", "next_cursor"], "properties": {"next_cursor": {"oneOf": [{"$ref": "#/components/schemas/ContractId"}, {"type": "null"}], "description": "Pass as `cursor` for the next page; null after the last contract"}, "contracts": {"type": "array", "items": {
             "type": "object",
             "required": ["id", "title", "events", "head", "closed"],
             "properties": {"id": {"$ref": "#/components/schemas/ContractId"}, "title": {"type": "string"}, "events": u64_schema(), "head": {"$ref": "#/components/schemas/Hex32"}, "closed": {"type": "boolean"}}
@@ -327,6 +383,15 @@ fn schemas() -> Value {
         "Problem": problem_schema()
     })
 }
+
+/// An RFC 3339 instant in UTC, as `proto::Timestamp` parses it (upper-case `T` and `Z`, at
+/// most nine digits of fraction).
+fn instant_schema() -> Value {
+    json!({"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$"})
+}
+
+/// Standard base64 with padding, as the envelope decoder takes it.
+const BASE64_PATTERN: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
 
 fn hash_list() -> Value {
     json!({"type": "array", "items": {"$ref": "#/components/schemas/Hex32"}})
@@ -379,7 +444,8 @@ mod tests {
 
     #[test]
     fn every_reference_resolves() {
-        let doc = document();
+        let limits = crate::testkit::config(std::path::Path::new("unused"), 1_000).limits();
+        let doc = document(&limits);
         let mut refs = Vec::new();
         collect_refs(&doc, &mut refs);
         assert!(!refs.is_empty());

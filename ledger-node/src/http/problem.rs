@@ -5,11 +5,14 @@
 //! decode error's `code()`, or one of the node's own codes in [`codes`]), so clients branch on
 //! `type` or on the `code` extension member, never on `title` or `detail` text.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use proto::EventId;
 use serde::Serialize;
 
+use crate::config::Limits;
 use crate::service::{ProofRequestError, StoreError};
 
 /// Prefix of every problem `type` URI; the code follows it.
@@ -49,6 +52,16 @@ pub mod codes {
     pub const UNAVAILABLE: &str = "unavailable";
     /// A fault of the node, not of the request.
     pub const INTERNAL: &str = "internal";
+    /// A request the HTTP layer could not read (a status without a more precise code).
+    pub const BAD_REQUEST: &str = "bad-request";
+    /// The request head is over `header_bytes_max` or holds more than `headers_max` fields.
+    pub const HEADER_TOO_LARGE: &str = "header-too-large";
+    /// A write without `Content-Type: application/json`.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported-media-type";
+    /// The request body did not arrive within `body_read_timeout_ms`.
+    pub const BODY_TIMEOUT: &str = "body-timeout";
+    /// Too many requests from this client; retry after the `Retry-After` delay.
+    pub const TOO_MANY_REQUESTS: &str = "too-many-requests";
 }
 
 /// Every code the HTTP layer raises, with its status (for the OpenAPI document).
@@ -70,6 +83,11 @@ pub const HTTP_CODES: &[(&str, u16)] = &[
     (codes::DUPLICATE, 409),
     (codes::UNAVAILABLE, 503),
     (codes::INTERNAL, 500),
+    (codes::BAD_REQUEST, 400),
+    (codes::HEADER_TOO_LARGE, 431),
+    (codes::UNSUPPORTED_MEDIA_TYPE, 415),
+    (codes::BODY_TIMEOUT, 408),
+    (codes::TOO_MANY_REQUESTS, 429),
 ];
 
 /// Seconds a client should wait before retrying a `503`.
@@ -189,6 +207,24 @@ impl Problem {
         &self.0.code
     }
 
+    /// A problem for an error status without a more precise code (what axum or a layer
+    /// answered before a handler ran).
+    pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::NOT_FOUND => codes::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED => codes::METHOD_NOT_ALLOWED,
+            StatusCode::REQUEST_TIMEOUT => codes::BODY_TIMEOUT,
+            StatusCode::PAYLOAD_TOO_LARGE => codes::BODY_TOO_LARGE,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => codes::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::TOO_MANY_REQUESTS => codes::TOO_MANY_REQUESTS,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => codes::HEADER_TOO_LARGE,
+            StatusCode::SERVICE_UNAVAILABLE => codes::UNAVAILABLE,
+            s if s.is_server_error() => codes::INTERNAL,
+            _ => codes::BAD_REQUEST,
+        };
+        Self::new(status, code, detail)
+    }
+
     /// A `404` for a path no route serves.
     pub fn not_found_route(path: &str) -> Self {
         Self::new(
@@ -211,6 +247,90 @@ impl Problem {
             "the node failed to answer; its log says why, and the request may be retried",
         )
     }
+}
+
+/// Most bytes of a plain error body kept as the `detail` of the problem replacing it.
+const PLAIN_DETAIL_BYTES_MAX: usize = 1024;
+
+/// Middleware: an error response that is not a problem document (one axum or a layer wrote
+/// before or around a handler: a path that does not decode, a rate limit) becomes one, with
+/// the same status, its text as `detail`, and its `Allow` and `Retry-After` headers kept.
+pub async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(response.headers()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, PLAIN_DETAIL_BYTES_MAX)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let mut problem = Problem::for_status(status, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}
+
+fn is_problem(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with(PROBLEM_MEDIA_TYPE))
+}
+
+/// Middleware: a request head over `header_bytes_max` bytes or `headers_max` fields is
+/// answered with a 431 problem before any handler runs. (hyper refuses heads far larger than
+/// these itself, with a bare 431: see `serve.rs`.)
+pub async fn bounded_head(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let fields = headers.len();
+    let bytes = head_bytes(&request);
+    if fields > limits.headers_max() {
+        let detail = format!(
+            "the request has {fields} header fields, over the limit of {}; send fewer",
+            limits.headers_max()
+        );
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            codes::HEADER_TOO_LARGE,
+            detail,
+        )
+        .into_response();
+    }
+    if bytes > limits.header_bytes_max() {
+        let detail = format!(
+            "the request line and headers are {bytes} bytes, over the limit of {}; send a shorter URL or fewer headers",
+            limits.header_bytes_max()
+        );
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            codes::HEADER_TOO_LARGE,
+            detail,
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The size of a request head as sent: `METHOD URI HTTP/1.1\r\n`, then `name: value\r\n`
+/// per field, then `\r\n`.
+fn head_bytes(request: &Request) -> usize {
+    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    request
+        .headers()
+        .iter()
+        .fold(line + 2, |sum, (name, value)| {
+            sum.saturating_add(name.as_str().len() + value.len() + 4)
+        })
 }
 
 /// The `type` URI of a code.

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::problem::{codes, Problem};
-use super::{blocking, page_size, ApiQuery, AppState};
+use super::{blocking, page_size, ApiQuery, AppState, PageFill};
 use crate::store::RefusedMessage;
 
 /// What `GET /v1/replication` answers.
@@ -53,7 +54,7 @@ pub struct RefusedQuery {
 /// A page of refused stream messages.
 #[derive(Serialize)]
 pub struct RefusedPage {
-    refused: Vec<RefusedMessage>,
+    refused: Vec<Box<RawValue>>,
     /// The `from` of the next page, absent at the end.
     next: Option<u64>,
 }
@@ -65,13 +66,26 @@ pub async fn refused(
 ) -> Result<Json<RefusedPage>, Problem> {
     let limit = page_size(&state.limits, query.limit)?;
     let from = query.from.unwrap_or(0);
-    let probe = limit.saturating_add(1);
-    let mut refused = blocking(&state.node, move |node| node.refused(from, probe)).await??;
-    let next = if refused.len() > limit {
-        refused.truncate(limit);
-        refused.last().and_then(|r| r.sequence.checked_add(1))
-    } else {
-        None
-    };
-    Ok(Json(RefusedPage { refused, next }))
+    let mut page = PageFill::new(&state.limits, limit);
+    let (page, next) = blocking(&state.node, move |node| -> Result<_, Problem> {
+        let mut position = from;
+        loop {
+            let refused: Vec<RefusedMessage> = node.refused(position, page.wanted())?;
+            if refused.is_empty() {
+                return Ok((page, None));
+            }
+            for message in refused {
+                let sequence = message.sequence;
+                if !page.offer(&message)? {
+                    return Ok((page, Some(sequence)));
+                }
+                position = sequence.saturating_add(1);
+            }
+        }
+    })
+    .await??;
+    Ok(Json(RefusedPage {
+        refused: page.into_items(),
+        next,
+    }))
 }

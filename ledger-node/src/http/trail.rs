@@ -1,14 +1,19 @@
 //! `GET /v1/trail`: the audit trail regulators query, filtered and paginated with a cursor.
+//!
+//! A page holds at most `limit` events and `page_bytes_max` bytes of them (always at least
+//! one), and examines at most `trail_scan_events_max` log entries; `next_cursor` says where
+//! the next page starts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use proto::{ContractId, KeyId, Kind, OutcomeId, Role, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::events::EventView;
 use super::problem::Problem;
-use super::{blocking, page_size, ApiQuery, AppState};
+use super::{blocking, page_size, ApiQuery, AppState, PageFill};
 use crate::service::TrailFilter;
 
 /// Query of `GET /v1/trail`. Every filter given must match.
@@ -29,7 +34,7 @@ pub struct TrailQuery {
 /// A page of the trail.
 #[derive(Serialize)]
 pub struct TrailView {
-    events: Vec<EventView>,
+    events: Vec<Box<RawValue>>,
     /// Pass as `cursor` for the next page; absent when the log is exhausted.
     next_cursor: Option<u64>,
 }
@@ -66,10 +71,32 @@ pub async fn get(
         since: query.since,
         until: query.until,
     };
-    let cursor = query.cursor;
-    let page = blocking(&state.node, move |node| node.trail(&filter, cursor, limit)).await??;
+    let start = query.cursor.unwrap_or(0);
+    let scan_max = u64::try_from(state.limits.trail_scan_events_max()).unwrap_or(u64::MAX);
+    let mut page = PageFill::new(&state.limits, limit);
+    let (page, next_cursor) = blocking(&state.node, move |node| -> Result<_, Problem> {
+        let mut cursor = start;
+        loop {
+            let part = node.trail(&filter, Some(cursor), page.wanted())?;
+            for event in part.events {
+                let index = event.index;
+                if !page.offer(&EventView::of(event)?)? {
+                    return Ok((page, Some(index)));
+                }
+            }
+            let Some(next) = part.next_cursor else {
+                return Ok((page, None));
+            };
+            // One page examines at most trail_scan_events_max entries, as one trail call does.
+            if page.len() >= limit || next.saturating_sub(start) >= scan_max {
+                return Ok((page, Some(next)));
+            }
+            cursor = next;
+        }
+    })
+    .await??;
     Ok(Json(TrailView {
-        events: EventView::all(page.events)?,
-        next_cursor: page.next_cursor,
+        events: page.into_items(),
+        next_cursor,
     }))
 }

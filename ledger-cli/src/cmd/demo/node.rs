@@ -142,9 +142,8 @@ fn run_node(
             .context("the demo node's socket has no address")?;
         let _ = ready.send(Ok(address));
         let app = ledger_node::http::router(node.clone(), config.limits(), metrics);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal(shutdown, stop))
-            .await;
+        let signal = shutdown_signal(shutdown, stop);
+        let served = ledger_node::http::serve(listener, app, config.serving(), signal).await;
         node.shutdown().await;
         served.context("the demo node's HTTP server failed")
     })
