@@ -375,6 +375,7 @@ pub struct Limits {
     trail_scan_events_max: usize,
     signatures_per_request_max: usize,
     rates: Rates,
+    http: HttpLimits,
 }
 
 /// Rate limits and quotas on writes, applied at the node that receives a request, before it
@@ -424,7 +425,6 @@ impl Rates {
     pub fn contract_quota_period_ms(&self) -> u64 {
         self.contract_quota_period_ms
     }
-    http: HttpLimits,
 }
 
 /// The HTTP layer's own bounds on a request (see [`Limits`]).
@@ -469,6 +469,7 @@ impl Limits {
     /// Rate limits and quotas on writes.
     pub fn rates(&self) -> Rates {
         self.rates
+    }
     /// Most bytes of items in one page of a list (a page holds at least one item).
     pub fn page_bytes_max(&self) -> usize {
         self.http.page_bytes_max
@@ -969,24 +970,6 @@ mod tests {
         assert_eq!(config.cache_bytes_max(), 64 * 1024 * 1024);
         assert_eq!(config.snapshot_interval_events(), 100_000);
         assert_eq!(config.shutdown_timeout_ms(), 10_000);
-    }
-
-    #[test]
-    fn the_shutdown_bound_comes_from_toml_and_is_at_least_one_millisecond() {
-        let file: Settings = toml::from_str("shutdown_timeout_ms = 2500").unwrap();
-        assert_eq!(Config::resolve(file).unwrap().shutdown_timeout_ms(), 2500);
-        let zero = Settings {
-            shutdown_timeout_ms: Some(0),
-            ..Settings::default()
-        };
-        let error = Config::resolve(zero).unwrap_err();
-        assert_eq!(error.code(), "config-invalid");
-        assert!(
-            error
-                .to_string()
-                .starts_with("setting shutdown_timeout_ms = 0"),
-            "{error}"
-        );
         let serving = config.serving();
         assert_eq!(
             (
@@ -1006,6 +989,24 @@ mod tests {
                 limits.headers_max()
             ),
             (1 << 20, 30_000, 16, 32 * 1024, 100)
+        );
+    }
+
+    #[test]
+    fn the_shutdown_bound_comes_from_toml_and_is_at_least_one_millisecond() {
+        let file: Settings = toml::from_str("shutdown_timeout_ms = 2500").unwrap();
+        assert_eq!(Config::resolve(file).unwrap().shutdown_timeout_ms(), 2500);
+        let zero = Settings {
+            shutdown_timeout_ms: Some(0),
+            ..Settings::default()
+        };
+        let error = Config::resolve(zero).unwrap_err();
+        assert_eq!(error.code(), "config-invalid");
+        assert!(
+            error
+                .to_string()
+                .starts_with("setting shutdown_timeout_ms = 0"),
+            "{error}"
         );
     }
 
