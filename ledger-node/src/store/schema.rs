@@ -3,8 +3,11 @@
 //! [`open_checked`] refuses a store of another schema version, and checks its tail: the log
 //! length, the tree size and the recorded size agree; the stored root equals the root
 //! recomputed from the stored nodes; the last events' leaves, indexes and hash chains (`prev`
-//! links) are what the log says; the projections are not ahead of the log. A failure names
-//! the tree and key where it was found.
+//! links) are what the log says; the projections are not ahead of the log. Then every entry
+//! of the log is read once ([`check_whole_log`]): its leaf hash, and every tree node the leaves
+//! make, must equal the stored ones, and its facts must decode, so a flipped bit anywhere in
+//! the log, the tree or the facts that sled's own checksums miss is refused here rather than
+//! served. A failure names the tree and key where it was found.
 
 use std::path::Path;
 
@@ -22,6 +25,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The directory of the sled database inside the data directory.
 pub const STORE_DIR: &str = "db";
+
+/// Log entries read per batch by the whole-log check.
+const WHOLE_LOG_BATCH: usize = 1024;
 
 /// How many of the last events the open check verifies one by one.
 pub const TAIL_EVENTS_CHECKED: u64 = 64;
@@ -103,6 +109,7 @@ pub fn open_checked(dir: &Path, cache_bytes_max: u64) -> Result<OpenedState, Ope
     check_lengths(&store, size)?;
     let frontier = check_root(&store, size, &root)?;
     check_tail_events(&store, size)?;
+    check_whole_log(&store, size, &root)?;
     let projection_position = store
         .meta_u64(MetaKey::ProjectionPosition)?
         .ok_or_else(|| tail("meta/projection_position", "missing"))?;
@@ -252,6 +259,54 @@ fn check_tail_events(store: &Store, size: u64) -> Result<(), OpenError> {
         store
             .facts_at(index)
             .map_err(|e| tail(format!("facts/{index}"), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Every log entry below `size`: its leaf hash and every node the leaves make equal the stored
+/// tree's, its facts decode, and the leaves' root is `root`.
+fn check_whole_log(store: &Store, size: u64, root: &Hash) -> Result<(), OpenError> {
+    let source = store.node_source();
+    let mut frontier = Frontier::new();
+    let mut nodes = Vec::new();
+    let mut next = 0u64;
+    while next < size {
+        let batch = store.log_range(next, size, WHOLE_LOG_BATCH)?;
+        if batch.is_empty() {
+            return Err(tail(format!("log/{next}"), "missing"));
+        }
+        for (index, bytes) in batch {
+            if index != next {
+                return Err(tail(format!("log/{next}"), "missing"));
+            }
+            store
+                .facts_at(index)
+                .map_err(|e| tail(format!("facts/{index}"), e.to_string()))?;
+            nodes.clear();
+            frontier
+                .append(merkle::leaf_hash(&bytes), &mut nodes)
+                .map_err(|e| tail(format!("log/{index}"), e.to_string()))?;
+            for node in &nodes {
+                let place = format!("nodes/{}/{}", node.level(), node.index());
+                let stored = merkle::NodeSource::node(&source, node.level(), node.index())
+                    .map_err(|e| tail(&place, e.to_string()))?;
+                if stored != *node.hash() {
+                    return Err(tail(
+                        place,
+                        format!("differs from the hash of the log's entries (at log/{index})"),
+                    ));
+                }
+            }
+            next = index
+                .checked_add(1)
+                .ok_or_else(|| tail("log", "index overflow"))?;
+        }
+    }
+    if frontier.root().as_bytes() != root {
+        return Err(tail(
+            "meta/root",
+            "differs from the root of the log's entries",
+        ));
     }
     Ok(())
 }
