@@ -258,6 +258,8 @@ impl Prepared {
                 let failure =
                     format!("the store failed ({e}); restart the node so it checks the store");
                 tracing::error!(%failure, "writer stops taking appends");
+                // Before the answer: a caller told 503 then finds the probes failing.
+                sink.observer.writer_stopped(&failure);
                 answer(replies, unavailable(answers, &failure));
                 Err(failure)
             }
