@@ -94,7 +94,7 @@ fn a_contract_over_its_byte_quota_is_refused_and_one_within_its_quota_accepted()
     big.accept(&registration);
     let mut claims = Vec::new();
     for nonce in 0..3 {
-        let claim = big.claim_with("housed-3m", 50, 50, nonce)?;
+        let claim = big.claim_with("housed-12m", 50, 50, nonce)?;
         big.accept(&claim);
         claims.push(claim);
     }
@@ -146,7 +146,7 @@ fn a_bad_signature_flood_is_held_back_while_another_client_keeps_appending() -> 
         .map(|i| Signer::from_label(&format!("flood-{i}"), Role::Provider, "flood"))
         .collect();
     let signer_refs: Vec<&Signer> = signers.iter().collect();
-    let claim = contract.claim("housed-3m", 1, 0)?;
+    let claim = contract.claim("housed-12m", 1, 0)?;
     let heavy = Contract::sign(claim.payload.clone(), &signer_refs)?.envelope;
     let flood: Vec<&[u8]> = std::iter::repeat_n(heavy.as_slice(), 40).collect();
     attacker
@@ -167,7 +167,7 @@ fn a_bad_signature_flood_is_held_back_while_another_client_keeps_appending() -> 
         let mut batch = Vec::new();
         for _ in 0..4 {
             nonce += 1;
-            batch.push(forged(&contract.claim("housed-3m", 1, nonce)?, &provider)?);
+            batch.push(forged(&contract.claim("housed-12m", 1, nonce)?, &provider)?);
         }
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
         let reply = attacker.post_events(&refs)?;
@@ -176,7 +176,7 @@ fn a_bad_signature_flood_is_held_back_while_another_client_keeps_appending() -> 
             check_problem(&result["problem"], 401, "invalid-signature")?;
         }
         // The honest client keeps appending, as the same provider.
-        let claim = contract.claim("housed-3m", 1, round)?;
+        let claim = contract.claim("housed-12m", 1, round)?;
         let reply = honest.post_event(&claim.envelope)?;
         ensure!(
             reply.status == 201,
@@ -186,10 +186,10 @@ fn a_bad_signature_flood_is_held_back_while_another_client_keeps_appending() -> 
         contract.accept(&claim);
     }
     nonce += 1;
-    let bad = forged(&contract.claim("housed-3m", 1, nonce)?, &provider)?;
+    let bad = forged(&contract.claim("housed-12m", 1, nonce)?, &provider)?;
     too_many(&attacker.post_event(&bad)?, "too-many-bad-signatures")?;
     // Held back even with a good envelope, for the period.
-    let good = contract.claim("housed-3m", 1, 3)?;
+    let good = contract.claim("housed-12m", 1, 3)?;
     too_many(
         &attacker.post_event(&good.envelope)?,
         "too-many-bad-signatures",
