@@ -9,9 +9,9 @@
 pub mod checkpoint;
 pub mod contracts;
 pub mod events;
-pub mod health;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod log;
 pub mod openapi;
 pub mod problem;
