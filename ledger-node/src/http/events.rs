@@ -221,7 +221,8 @@ async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max as u64) {
+    let over = declared.filter(|length| *length > max as u64);
+    if over.is_some_and(|length| length > (max as u64).saturating_mul(DRAIN_FACTOR)) {
         return Err(body_too_large());
     }
     let permit = std::sync::Arc::clone(&state.bodies)
@@ -238,6 +239,12 @@ async fn read_body(
             )
         })?;
     let timeout = Duration::from_millis(state.limits.body_read_timeout_ms());
+    if over.is_some() {
+        // Read and drop a body a little over the bound before answering, so the client,
+        // still sending it, reads the 413 instead of a reset connection.
+        let _ = tokio::time::timeout(timeout, drain(body)).await;
+        return Err(body_too_large());
+    }
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
         Ok(Ok(bytes)) => Ok((permit, bytes)),
         Ok(Err(error)) => {
@@ -278,6 +285,16 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
             "a write must be sent with Content-Type: application/json",
         )),
     }
+}
+
+/// A body declared over `body_bytes_max` by at most this factor is read and dropped before
+/// the 413 (a larger one is answered at once, and the client may see the connection reset).
+const DRAIN_FACTOR: u64 = 2;
+
+/// Reads `body` to its end, keeping none of it (its length was declared and bounded).
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_frame)) = body.frame().await {}
 }
 
 fn body_too_large() -> Problem {
