@@ -721,6 +721,7 @@ fn the_openapi_document_describes_every_route_and_problem() -> Result<()> {
         ("/v1/replication/refused", "get"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
         ("/metrics", "get"),
     ];
     for (path, method) in routes {
