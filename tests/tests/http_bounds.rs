@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use ledger_tests::api::{Api, EventRecord};
 use ledger_tests::events::{Contract, Signed};
-use ledger_tests::{wait_until, Node};
+use ledger_tests::Node;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -138,34 +138,6 @@ fn a_header_trickling_connection_is_closed() -> Result<()> {
         api.get("/v1/node")?.status == 200,
         "the node stopped answering"
     );
-    Ok(())
-}
-
-/// Sends a POST head promising a body it never sends in full.
-fn hold_body(addr: SocketAddr) -> Result<TcpStream> {
-    let mut stream = connect(addr)?;
-    stream.write_all(
-        b"POST /v1/events HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n\
-          Content-Length: 100000\r\n\r\n[{\"payload\":\"",
-    )?;
-    Ok(stream)
-}
-
-#[test]
-fn bodies_beyond_the_in_flight_bound_are_refused_at_once() -> Result<()> {
-    let (_dir, node, api) = start(&["--bodies-in-flight-max", "2"])?;
-    let holders = [hold_body(node.addr())?, hold_body(node.addr())?];
-    let refused = wait_until(WAIT, "a third body is refused with 503", || {
-        let reply = api.post("/v1/events", b"{}".to_vec())?;
-        Ok((reply.status == 503).then_some(reply))
-    })?;
-    refused.problem(503, "unavailable")?;
-    ensure!(refused.header("retry-after") == "1", "no Retry-After");
-    drop(holders);
-    wait_until(WAIT, "bodies are taken again once the holders left", || {
-        let reply = api.post("/v1/events", b"{}".to_vec())?;
-        Ok((reply.status == 400).then_some(()))
-    })?;
     Ok(())
 }
 
