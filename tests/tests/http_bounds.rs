@@ -1,7 +1,6 @@
 //! The HTTP bounds of the real `ledger-node` binary (issue 9, findings 3, 5, 6 and 9): idle and
-//! header-trickling connections are closed, the connection bound holds and recovers, bodies
-//! beyond the in-flight bound are refused at once, every error is a problem document (431,
-//! 413 and 415 included), pages are bounded by bytes and say where to continue, and the
+//! header-trickling connections are closed, the connection bound holds and recovers, every
+//! error is a problem document (431, 413 and 415 included), pages are bounded by bytes and say where to continue, and the
 //! OpenAPI document states the node's configured bounds.
 //!
 //! Nothing here is timed: each test waits for a condition (an EOF, a status) with a deadline.
