@@ -33,6 +33,18 @@ pub(super) enum Fault {
 }
 
 impl Fault {
+    /// Every fault, for the scenarios to draw from.
+    pub(super) const ALL: [Fault; 6] = [
+        Fault::FailCommit,
+        Fault::FailFlush,
+        Fault::CrashBeforeCommit,
+        Fault::CrashAfterCommitLost,
+        Fault::CrashAfterCommitKept,
+        Fault::CrashAfterFlush,
+    ];
+}
+
+impl Fault {
     /// Whether the group is on disk after this fault (`None`: either way).
     pub(super) fn leaves_group(self) -> Option<bool> {
         match self {

@@ -28,15 +28,6 @@ const STEPS_MAX: usize = 300;
 /// The checkpoint interval, on the paused clock (which the scenario does not move).
 const CHECKPOINT_INTERVAL_MS: u64 = 1_000;
 
-const FAULTS: [Fault; 6] = [
-    Fault::FailCommit,
-    Fault::FailFlush,
-    Fault::CrashBeforeCommit,
-    Fault::CrashAfterCommitLost,
-    Fault::CrashAfterCommitKept,
-    Fault::CrashAfterFlush,
-];
-
 /// The stream and what each prefix of it must produce.
 struct Reference {
     messages: Vec<StreamMessage>,
@@ -227,7 +218,10 @@ async fn session(
         let last = batch.last().map_or(0, |m| m.sequence);
         let faults = Arc::clone(&replica.process()?.faults);
         if rng.gen_range(0..5u32) == 0 {
-            faults.arm(FAULTS[rng.gen_range(0..FAULTS.len())], Target::Group);
+            faults.arm(
+                Fault::ALL[rng.gen_range(0..Fault::ALL.len())],
+                Target::Group,
+            );
         }
         let answered = replica.apply(batch).await?;
         let fired = faults.settle();

@@ -22,15 +22,6 @@ const REQUEST_EVENTS_MAX: usize = 4;
 /// The checkpoint interval, on the paused clock.
 const CHECKPOINT_INTERVAL_MS: u64 = 1_000;
 
-const FAULTS: [Fault; 6] = [
-    Fault::FailCommit,
-    Fault::FailFlush,
-    Fault::CrashBeforeCommit,
-    Fault::CrashAfterCommitLost,
-    Fault::CrashAfterCommitKept,
-    Fault::CrashAfterFlush,
-];
-
 /// One seed's state.
 struct Sim {
     rng: StdRng,
@@ -79,8 +70,8 @@ impl Sim {
     /// writes, or a clean restart.
     async fn step(&mut self) -> Result<(), String> {
         let roll = self.rng.gen_range(0..100u32);
-        let fault =
-            (self.rng.gen_range(0..5u32) == 0).then(|| FAULTS[self.rng.gen_range(0..FAULTS.len())]);
+        let fault = (self.rng.gen_range(0..5u32) == 0)
+            .then(|| Fault::ALL[self.rng.gen_range(0..Fault::ALL.len())]);
         if let Some(fault) = fault {
             let target = if (80..=91).contains(&roll) {
                 Target::CheckpointOnly
